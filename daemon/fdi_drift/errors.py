@@ -1,0 +1,98 @@
+"""Every exception fdi-drift raises on purpose, in one tree.
+
+    FdiDriftError
+    ├── ConfigError                 the daemon configuration is unusable (names file and key)
+    ├── DesiredStateError           a desired-state tree is invalid (carries every problem)
+    ├── DocumentError               a document is not the JSON it should be (names what, where)
+    ├── InvalidIdentifierError      an id failed the allowlist before it could enter a URL path
+    └── CloudError                  a cloud API call failed; carries the request, never secrets
+        ├── TransportError          connection failure or timeout, after retries
+        ├── AuthError               credentials missing, unreadable or rejected (401/403, IAM login)
+        ├── MalformedResponseError  the answer is not the documented JSON shape
+        └── ApiError                the service answered an error status; .status, .error_code
+            ├── NotFoundError       404
+            ├── ThrottledError      429, after retries
+            └── ServerError         5xx, after retries
+
+Nothing here imports anything else of ours, and no message may carry a credential: callers
+format messages from request method, path and the service's own error code and text.
+"""
+
+from __future__ import annotations
+
+
+class FdiDriftError(Exception):
+    """Root of every error fdi-drift raises on purpose."""
+
+
+class ConfigError(FdiDriftError):
+    """The daemon configuration is unusable."""
+
+
+class DesiredStateError(FdiDriftError):
+    """A desired-state tree failed validation; `problems` holds each finding as text."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class DocumentError(FdiDriftError):
+    """A document is not the JSON it should be."""
+
+
+class InvalidIdentifierError(FdiDriftError):
+    """An id failed the allowlist, so no request was made with it."""
+
+
+class CloudError(FdiDriftError):
+    """Talking to a cloud API failed.
+
+    `request` is "METHOD /path" (no query, no host, no headers), safe to log.
+    """
+
+    def __init__(self, message: str, *, request: str = "") -> None:
+        super().__init__(f"{request}: {message}" if request else message)
+        self.request = request
+
+
+class TransportError(CloudError):
+    """The request could not be completed: connection failure or timeout, after retries."""
+
+
+class AuthError(CloudError):
+    """Credentials are missing, unreadable or were rejected."""
+
+
+class MalformedResponseError(CloudError):
+    """The service answered, but not with the documented JSON shape."""
+
+
+class ApiError(CloudError):
+    """The service answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: str = "",
+        status: int,
+        error_code: str = "",
+        error_msg: str = "",
+    ) -> None:
+        super().__init__(message, request=request)
+        self.status = status
+        self.error_code = error_code
+        self.error_msg = error_msg
+
+
+class NotFoundError(ApiError):
+    """The service answered 404."""
+
+
+class ThrottledError(ApiError):
+    """The service kept answering 429 after every retry."""
+
+
+class ServerError(ApiError):
+    """The service kept answering 5xx after every retry."""
