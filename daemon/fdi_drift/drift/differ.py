@@ -1,0 +1,161 @@
+"""Deciding drift: a cheap in-sync test for every check, field changes only for drifted ones."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
+from fdi_drift.drift.document import canonical_bytes, fingerprint, format_pointer
+from fdi_drift.drift.model import ChangeOp, FieldChange, JSONValue, Path
+from fdi_drift.drift.normalizer import (
+    IgnoreRules,
+    project,
+    project_value,
+    prune,
+    prune_unshaped,
+    remove_paths,
+    strip_secret_refs,
+)
+
+REDACTED = "<redacted>"
+
+# Matched inside keys once "_", "-" and case are gone, so db_password and privateKey count.
+_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "privatekey", "accesskey")
+# Too short to match inside other words ("task", "mask"), so only as a whole word of the key.
+_SECRET_TOKENS = frozenset({"sk", "ak"})
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD_BREAK = re.compile(r"[^a-z0-9]+")
+
+_CHANGE_OPS = {
+    "values_changed": ChangeOp.CHANGED,
+    "type_changes": ChangeOp.CHANGED,
+    "dictionary_item_removed": ChangeOp.ABSENT,
+    "iterable_item_removed": ChangeOp.ABSENT,
+    "dictionary_item_added": ChangeOp.EXTRA,
+    "iterable_item_added": ChangeOp.EXTRA,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDesired:
+    """A declared spec ready for repeated comparison, hashed once.
+
+    `value` is for comparing only: secret references and ignored paths are gone from it (an
+    ignored or secret list item is None there, holding its position). Write from the spec.
+    """
+
+    value: JSONValue
+    fingerprint: str
+    ignore: IgnoreRules
+    secret_paths: tuple[Path, ...]
+
+
+def prepare_desired(spec: JSONValue, ignore: IgnoreRules) -> PreparedDesired:
+    """Strip secret references and ignored paths from a declared spec, and hash the rest.
+
+    Raises DocumentError when the spec holds something that is not JSON (a YAML date, say).
+    """
+    stripped, secret_paths = strip_secret_refs(spec)
+    value = prune(stripped, ignore)
+    return PreparedDesired(value, fingerprint(value), ignore, secret_paths)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The outcome of comparing one live document with its desired state."""
+
+    in_sync: bool
+    desired: JSONValue  # what was compared (after masked paths removed)
+    live: JSONValue  # live projected to desired's shape, ignore rules applied
+
+
+def match(desired: PreparedDesired, live: JSONValue) -> Match:
+    """Whether `live` (decoded or not) holds what `desired` declares; cheap, no field diff."""
+    shaped = project_value(live, desired.value)
+    if fingerprint(shaped) == desired.fingerprint:
+        return Match(True, desired.value, shaped)
+    projection = project(live, desired.value)
+    live_value = prune_unshaped(projection, desired.ignore)
+    # A secret list item is None in desired; live's item there is unknowable too.
+    unknowable = [*projection.masked, *(p for p in desired.secret_paths if type(p[-1]) is int)]
+    if not unknowable:
+        return Match(
+            canonical_bytes(live_value) == canonical_bytes(desired.value), desired.value, live_value
+        )
+    if () in unknowable:  # the whole document is one masked value: nothing left to compare
+        return Match(True, None, None)
+    desired_value = remove_paths(desired.value, unknowable)
+    live_value = remove_paths(live_value, unknowable)
+    in_sync = canonical_bytes(live_value) == canonical_bytes(desired_value)
+    return Match(in_sync, desired_value, live_value)
+
+
+def diff(m: Match) -> tuple[FieldChange, ...]:
+    """Field-level changes between `m.desired` and `m.live`, sorted by pointer.
+
+    CPU-heavy (tens of milliseconds for a large task): run it in a worker thread, and only for
+    a Match that is not in sync. Values that could hold a secret come back as "<redacted>".
+    """
+    tree = DeepDiff(
+        m.desired,
+        m.live,
+        view="tree",
+        zip_ordered_iterables=True,  # lists pair up by position, as project() paired them
+        threshold_to_diff_deeper=0,  # always report the fields, never a whole dict instead
+        ignore_private_variables=False,  # else keys starting with "__" are skipped
+    )
+    changes: list[FieldChange] = []
+    for report, levels in tree.items():
+        op = _CHANGE_OPS.get(report)
+        if op is None:
+            continue
+        for level in levels:
+            path: Path = tuple(level.path(output_format="list"))
+            secret_path = any(type(part) is str and _looks_secret(part) for part in path)
+            changes.append(
+                FieldChange(
+                    pointer=format_pointer(path),
+                    op=op,
+                    desired=_shown(level.t1, secret_path),
+                    live=_shown(level.t2, secret_path),
+                )
+            )
+    changes.sort(key=lambda change: change.pointer)
+    return tuple(changes)
+
+
+def _shown(value: object, secret_path: bool) -> JSONValue:
+    if isinstance(value, NotPresent):
+        return None
+    if secret_path or _holds_secret(value):
+        return REDACTED
+    return value  # type: ignore[return-value]
+
+
+def _holds_secret(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_looks_secret(k) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    if isinstance(value, str) and value.startswith(("{", "[")):
+        # JSON text that was not decoded (desired did not declare inside it) may carry keys.
+        try:
+            return _holds_secret(orjson.loads(value))
+        except orjson.JSONDecodeError:
+            return False
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _looks_secret(key: str) -> bool:
+    """Whether a key names something that may hold a credential."""
+    squashed = key.lower().replace("_", "").replace("-", "")
+    if any(word in squashed for word in _SECRET_WORDS):
+        return True
+    words = _WORD_BREAK.split(_CAMEL_HUMP.sub("_", key).lower())
+    return not _SECRET_TOKENS.isdisjoint(words)

@@ -1,0 +1,129 @@
+"""A cycle report as people read it (text, like `terraform plan`) and as programs do (JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from fdi_drift.drift.model import (
+    ChangeOp,
+    CycleReport,
+    FieldChange,
+    JSONObject,
+    JSONValue,
+    ResourceStatus,
+    Status,
+)
+
+_MARK = {ChangeOp.CHANGED: "~", ChangeOp.ABSENT: "+", ChangeOp.EXTRA: "-"}
+_ORDER = (
+    Status.DRIFTED,
+    Status.MISSING,
+    Status.BLOCKED,
+    Status.UNKNOWN,
+    Status.INVALID,
+    Status.IN_SYNC,
+    Status.UNMANAGED,
+)
+
+
+def exit_code(report: CycleReport) -> int:
+    """Terraform's -detailed-exitcode: 1 when anything could not be read, 2 on drift, else 0."""
+    if any(s.status in (Status.UNKNOWN, Status.INVALID) for s in report.statuses):
+        return 1
+    return 2 if report.drifted else 0
+
+
+def report_to_json(report: CycleReport) -> JSONObject:
+    """The report as a JSON object (stable field names: scripts depend on them)."""
+    return {
+        "revision": report.revision,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "complete": report.complete,
+        "summary": {s.value: report.count(s) for s in Status},
+        "resources": [_status_json(s) for s in report.statuses],
+    }
+
+
+def _status_json(status: ResourceStatus) -> JSONObject:
+    key = status.key
+    return {
+        "kind": key.kind.value,
+        "project_id": key.project_id,
+        "instance_id": key.instance_id,
+        "name": key.name,
+        "id": status.live_id or key.id,
+        "status": status.status.value,
+        "reason": status.reason,
+        "source": status.source,
+        "drift_since": status.drift_since,
+        "changes": [
+            {"pointer": c.pointer, "op": c.op.value, "desired": c.desired, "live": c.live}
+            for c in status.changes
+        ],
+    }
+
+
+def render_text(report: CycleReport, *, show_in_sync: bool = False) -> str:
+    """A plan-like text report: one block per resource that needs attention, then a summary."""
+    return "\n".join(_text_lines(report, show_in_sync)) + "\n"
+
+
+def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
+    yield f"desired state revision {report.revision}"
+    yield "(~ differs, + absent live, - not declared; values read live -> desired)"
+    shown = 0
+    for wanted in _ORDER:
+        if wanted in (Status.IN_SYNC, Status.UNMANAGED) and not show_in_sync:
+            continue
+        for status in report.statuses:
+            if status.status is not wanted:
+                continue
+            shown += 1
+            yield ""
+            yield from _resource_lines(status)
+    if shown == 0:
+        yield ""
+        yield "No drift: every declared resource matches its desired state."
+    yield ""
+    counts = ", ".join(f"{report.count(s)} {s.value.replace('_', ' ')}" for s in _ORDER)
+    yield f"Summary: {counts}."
+    if not report.complete:
+        yield "Some lists did not finish: resources in those scopes are unknown, not missing."
+
+
+def _resource_lines(status: ResourceStatus) -> Iterator[str]:
+    key = status.key
+    ident = f" (id {status.live_id or key.id})" if status.live_id or key.id else ""
+    headline = f"{key.kind} {key.name}{ident} in {key.project_id}"
+    if key.instance_id:
+        headline += f"/{key.instance_id}"
+    detail = status.status.value.replace("_", " ")
+    if status.changes:
+        noun = "field" if len(status.changes) == 1 else "fields"
+        detail += f", {len(status.changes)} {noun}"
+    yield f"{headline}: {detail}"
+    if status.source:
+        yield f"  desired: {status.source}"
+    if status.reason:
+        yield f"  reason: {status.reason}"
+    for change in status.changes:
+        yield from _change_lines(change)
+
+
+def _change_lines(change: FieldChange) -> Iterator[str]:
+    # Terraform's reading order: what is there now, then what applying the desired state sets.
+    mark = _MARK[change.op]
+    if change.op is ChangeOp.CHANGED:
+        values = f"{_short(change.live)} -> {_short(change.desired)}"
+    elif change.op is ChangeOp.ABSENT:
+        values = f"(absent) -> {_short(change.desired)}"
+    else:
+        values = f"{_short(change.live)} -> (not declared)"
+    yield f"  {mark} {change.pointer}: {values}"
+
+
+def _short(value: JSONValue, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
