@@ -1,0 +1,234 @@
+"""The emulated cloud as one ASGI app: FDI task routes, IAM login and the control API.
+
+A request to a cloud API route goes through, in order: the configured latency, a planned fault
+(faults.py), a random fault, the token check (iam.py), the path id check (1-64 characters,
+else 400 naming the id) and the route itself (fdi.py). IAM login gets the latency and planned
+faults only; `/_emulator/` control routes get none of it and are not recorded. Any other
+method and path answers 404 `APIG.0101` as the API gateway does.
+
+`serve()` runs an Emulator under uvicorn in the caller's event loop; see its docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from fdi_drift.emulator.control import PREFIX, ControlApi
+from fdi_drift.emulator.faults import FaultInjector, RandomFaults
+from fdi_drift.emulator.fdi import FdiApi
+from fdi_drift.emulator.iam import IamUser, TokenAuthority
+from fdi_drift.emulator.recording import RecordedRequest, safe_body
+from fdi_drift.emulator.replies import Reply, invalid_parameter, no_such_api
+from fdi_drift.emulator.store import TaskStatus, TaskStore
+from fdi_drift.emulator.validation import FieldError, check_id
+
+__all__ = [
+    "Emulator",
+    "EmulatorConfig",
+    "IamUser",
+    "RecordedRequest",
+    "serve",
+]
+
+IAM_LOGIN = "/v3/auth/tokens"
+_TASKS = r"/v2/(?P<project_id>[^/]*)/fdi/instances/(?P<instance_id>[^/]*)/tasks"
+_TASK = _TASKS + r"/(?P<task_id>[^/]*)"
+_ROUTES = (
+    ("GET", re.compile(_TASKS), "list"),
+    ("GET", re.compile(_TASK), "get"),
+    ("PUT", re.compile(_TASK), "update"),
+    ("POST", re.compile(_TASK + "/run"), "run"),
+    ("POST", re.compile(_TASK + "/terminate"), "terminate"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How the emulated cloud behaves; rates are shares of API requests, 0 to 1."""
+
+    seed_dir: pathlib.Path | None = None
+    tokens: frozenset[str] = frozenset()  # static tokens accepted as X-Auth-Token, any project
+    users: tuple[IamUser, ...] = ()  # accounts for IAM password login
+    token_ttl_seconds: float = 86400.0
+    latency_ms: int = 0  # added to every answer except the control API's
+    fail_rate: float = 0.0  # share of API requests answered 500 (random)
+    throttle_rate: float = 0.0  # share answered 429 with Retry-After
+    random_seed: int | None = None  # makes the random faults repeatable
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        if self.token_ttl_seconds <= 0:
+            raise ValueError("token_ttl_seconds must be positive")
+
+
+class Emulator:
+    """The emulated cloud: an ASGI app plus handles tests use to look inside.
+
+    Building one loads `config.seed_dir` and raises SeedError (naming the file and field)
+    when a seed is unusable, and ValueError for impossible rates.
+    """
+
+    def __init__(self, config: EmulatorConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.requests: list[RecordedRequest] = []
+        self.faults = FaultInjector()
+        self.store = TaskStore(clock)
+        if config.seed_dir is not None:
+            self.store.load_seed_dir(config.seed_dir)
+        self._random = RandomFaults(config.fail_rate, config.throttle_rate, config.random_seed)
+        self._iam = TokenAuthority(
+            users=config.users,
+            static_tokens=config.tokens,
+            ttl_seconds=config.token_ttl_seconds,
+            clock=clock,
+        )
+        self._fdi = FdiApi(self.store)
+        self._control = ControlApi(self.requests, self.faults)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        path: str = scope["path"]
+        if path.startswith(PREFIX):
+            reply = self._control.handle(request.method, path, body)
+        else:
+            reply = await self._answer(request, path, body)
+            query = scope["query_string"].decode("latin-1")
+            self.requests.append(
+                RecordedRequest(request.method, path, query, safe_body(body), reply.status)
+            )
+        response = Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, path: str, body: bytes) -> Reply:
+        if self.config.latency_ms:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        fault = self.faults.take(request.method, path)
+        if fault is not None:
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.reply is not None:
+                return fault.reply
+        if request.method == "POST" and path == IAM_LOGIN:
+            return self._iam.login(body)
+        for method, pattern, name in _ROUTES:
+            matched = pattern.fullmatch(path)
+            if matched and method == request.method:
+                return self._api(request, name, matched.groupdict(), body)
+        return no_such_api()
+
+    def _api(self, request: Request, name: str, ids: dict[str, str], body: bytes) -> Reply:
+        drawn = self._random.draw()
+        if drawn is not None:
+            return drawn
+        denied = self._iam.authorize(request.headers.get("x-auth-token"), ids["project_id"])
+        if denied is not None:
+            return denied
+        try:
+            for key, value in ids.items():
+                check_id(key, value)
+        except FieldError as exc:
+            return invalid_parameter(exc.field, exc.problem)
+        if name == "list":
+            return self._fdi.list_tasks(ids["project_id"], ids["instance_id"], request.query_params)
+        scope = (ids["project_id"], ids["instance_id"], ids["task_id"])
+        if name == "get":
+            return self._fdi.get_task(*scope)
+        if name == "update":
+            return self._fdi.update_task(*scope, body)
+        status = TaskStatus.RUNNING if name == "run" else TaskStatus.STOP
+        return self._fdi.set_status(*scope, status)
+
+
+async def serve(
+    emulator: Emulator,
+    host: str,
+    port: int,
+    ready: Callable[[str], None],
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve `emulator` under uvicorn until `stop` is set, then shut down gracefully.
+
+    `ready(url)` is called once the socket listens, with the real port when `port` is 0
+    (e.g. `http://127.0.0.1:41234`). Signals are left to the caller. Cancelling the task also
+    ends it, but without waiting for requests in flight. Raises OSError if it cannot listen.
+    """
+    config = uvicorn.Config(
+        emulator,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config, lambda real_port: ready(_url(host, real_port)))
+    watcher = asyncio.create_task(_exit_on(stop, server)) if stop is not None else None
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits the process when it cannot bind
+        raise OSError(f"cannot listen on {host}:{port}") from exc
+    except asyncio.CancelledError:
+        for listener in getattr(server, "servers", []):
+            listener.close()
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._on_listening = on_listening
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn would take SIGINT/SIGTERM and re-raise them after shutting down; the caller
+        # decides what a signal means instead.
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            listening = self.servers[0].sockets[0].getsockname()
+            self._on_listening(int(listening[1]))
+
+
+async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    await stop.wait()
+    server.should_exit = True
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,127 @@
+"""Command-line glue for `fdi-drift emulator` (also `python -m fdi_drift.emulator`).
+
+`run()` prints `emulator listening on http://HOST:PORT` (flushed) once it listens, serves until
+SIGINT or SIGTERM, and returns 0. It returns 1, with the reason on stderr, when a seed file is
+unusable or the address cannot be bound. Signals are only handled when it runs in the main
+thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pathlib
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
+from fdi_drift.emulator.iam import IamUser
+from fdi_drift.emulator.seeds import SeedError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to `parser`."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, required=True, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--seed",
+        type=pathlib.Path,
+        required=True,
+        metavar="DIR",
+        help="seed directory: DIR/<project_id>/<instance_id>/<task_id>.json",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="T",
+        help="a static X-Auth-Token accepted for every project (repeatable)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        type=_user,
+        metavar="DOMAIN/NAME:PASSWORD",
+        help="an IAM account that may log in (repeatable; test credentials only)",
+    )
+    parser.add_argument(
+        "--token-ttl", type=float, default=86400.0, metavar="S", help="IAM token lifetime"
+    )
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="N", help="added latency")
+    parser.add_argument(
+        "--fail-rate", type=float, default=0.0, metavar="X", help="share of API calls answered 500"
+    )
+    parser.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="share of API calls answered 429",
+    )
+    parser.add_argument(
+        "--random-seed", type=int, default=None, metavar="N", help="repeatable random faults"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the emulator described by parsed arguments until SIGINT or SIGTERM."""
+    try:
+        emulator = Emulator(
+            EmulatorConfig(
+                seed_dir=args.seed,
+                tokens=frozenset(args.token),
+                users=tuple(args.user),
+                token_ttl_seconds=args.token_ttl,
+                latency_ms=args.latency_ms,
+                fail_rate=args.fail_rate,
+                throttle_rate=args.throttle_rate,
+                random_seed=args.random_seed,
+            )
+        )
+    except (SeedError, ValueError) as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(_serve_until_signalled(emulator, args.host, args.port))
+    except OSError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m fdi_drift.emulator ...`: the same options as `fdi-drift emulator`."""
+    parser = argparse.ArgumentParser(prog="fdi-drift emulator", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+async def _serve_until_signalled(emulator: Emulator, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        for signum in handled:
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(emulator, host, port, _announce, stop=stop)
+    finally:
+        if in_main_thread:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+
+
+def _announce(url: str) -> None:
+    print(f"emulator listening on {url}", flush=True)
+
+
+def _user(text: str) -> IamUser:
+    domain, slash, rest = text.partition("/")
+    name, colon, password = rest.partition(":")
+    if not (slash and colon and domain and name and password):
+        raise argparse.ArgumentTypeError("expected DOMAIN/NAME:PASSWORD")
+    return IamUser(domain=domain, name=name, password=password)

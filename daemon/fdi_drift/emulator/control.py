@@ -1,0 +1,119 @@
+"""The control API under `/_emulator/`, for tests that drive the emulator over a real socket.
+
+It has no authentication (the emulator is a test tool bound to loopback) and its requests are
+neither recorded nor subject to faults or latency.
+
+    GET    /_emulator/requests   the request log, a JSON list of {method, path, query, body, status}
+    DELETE /_emulator/requests   empty the log (204)
+    GET    /_emulator/faults     the planned faults still active
+    POST   /_emulator/faults     plan a fault (201 {"id": n}); body keys: method, path, status,
+                                 body, raw, headers, times, delay_ms (see faults.py); unknown
+                                 keys are refused with 400 so that a typo cannot go unnoticed
+    DELETE /_emulator/faults     forget every planned fault (204)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import orjson
+
+from fdi_drift.emulator.faults import UNSET, Fault, FaultInjector
+from fdi_drift.emulator.recording import RecordedRequest
+from fdi_drift.emulator.replies import Reply, json_reply
+
+PREFIX = "/_emulator/"
+_FAULT_KEYS = frozenset({"method", "path", "status", "body", "raw", "headers", "times", "delay_ms"})
+T = TypeVar("T")
+
+
+class ControlApi:
+    """Answers `/_emulator/...` from the emulator's request log and fault injector."""
+
+    def __init__(self, requests: list[RecordedRequest], faults: FaultInjector) -> None:
+        self._requests = requests
+        self._faults = faults
+
+    def handle(self, method: str, path: str, body: bytes) -> Reply:
+        """Answer one control request."""
+        route = (method, path.removeprefix(PREFIX).rstrip("/"))
+        if route == ("GET", "requests"):
+            return json_reply(200, [entry.as_json() for entry in self._requests])
+        if route == ("DELETE", "requests"):
+            self._requests.clear()
+            return Reply(204, b"")
+        if route == ("GET", "faults"):
+            return json_reply(200, [_describe(fault) for fault in self._faults.active])
+        if route == ("POST", "faults"):
+            return self._inject(body)
+        if route == ("DELETE", "faults"):
+            self._faults.clear()
+            return Reply(204, b"")
+        return _error(404, f"no control route {method} {path}")
+
+    def _inject(self, body: bytes) -> Reply:
+        try:
+            spec = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _error(400, "the fault must be a JSON object")
+        if not isinstance(spec, dict):
+            return _error(400, "the fault must be a JSON object")
+        unknown = sorted(set(spec) - _FAULT_KEYS)
+        if unknown:
+            return _error(400, f"unknown keys: {', '.join(unknown)}")
+        try:
+            fault = self._faults.inject(
+                path=_typed(spec, "path", str, ""),
+                method=_nullable(spec, "method", str, None),
+                status=_nullable(spec, "status", int, 500),
+                body=spec.get("body", UNSET),
+                raw=_typed(spec, "raw", bool, False),
+                headers=_headers(spec.get("headers")),
+                times=_nullable(spec, "times", int, 1),
+                delay_ms=_typed(spec, "delay_ms", int, 0),
+            )
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return json_reply(201, {"id": fault.id})
+
+
+def _typed(spec: Mapping[str, object], key: str, kind: type[T], default: T) -> T:
+    return _checked(key, spec.get(key, default), kind)
+
+
+def _nullable(spec: Mapping[str, object], key: str, kind: type[T], default: T | None) -> T | None:
+    # JSON null means something for these keys: any method, a delay only, for ever.
+    value = spec.get(key, default)
+    return None if value is None else _checked(key, value, kind)
+
+
+def _checked(key: str, value: object, kind: type[T]) -> T:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{key} must be of type {kind.__name__}")
+    return value
+
+
+def _headers(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("headers must be an object of strings")
+    return value
+
+
+def _describe(fault: Fault) -> dict[str, object]:
+    return {
+        "id": fault.id,
+        "method": fault.method,
+        "path": fault.path.pattern,
+        "status": None if fault.reply is None else fault.reply.status,
+        "times": fault.times,
+        "delay_ms": fault.delay_ms,
+    }
+
+
+def _error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": message})

@@ -1,0 +1,187 @@
+"""Fault injection: planned answers for matching requests, and random 500s and 429s.
+
+Planned faults apply to every route except the control API; random ones to the cloud API
+routes only (not IAM). Choices the emulator makes:
+
+- `path` is a regular expression searched for in the request path (anchor it with `^...$` to
+  match a whole path); `method` None matches every method.
+- Faults are tried in the order they were injected; the first match is used and its `times`
+  counts down (None: for ever).
+- `status` None plans a delay only: after `delay_ms` the request gets its real answer.
+- Without a `body`, a planned 429 answers as the API gateway does (with `Retry-After: 1`);
+  any other status answers `{"error_code": "FDI.3001", "error_msg": "Injected fault."}`.
+- Random faults draw one number per request from `random.Random(seed)`: below
+  `throttle_rate` is a 429, below `throttle_rate + fail_rate` a 500. The same seed and the
+  same sequence of requests give the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import orjson
+
+from fdi_drift.emulator.replies import (
+    JSON_CONTENT_TYPE,
+    ErrorCode,
+    Reply,
+    internal_error,
+    service_error,
+    throttled,
+)
+
+
+class Unset(Enum):
+    """Marks an argument left out, where None is a meaningful value (JSON null)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One planned fault; `reply` None means "delay, then answer normally"."""
+
+    id: int
+    path: re.Pattern[str]
+    method: str | None
+    reply: Reply | None
+    times: int | None
+    delay_ms: int
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether this fault applies to a request."""
+        return (self.method is None or self.method == method) and bool(self.path.search(path))
+
+
+class FaultInjector:
+    """The planned faults, shared by the in-process API and the control routes."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._left: dict[int, int | None] = {}
+        self._next_id = 1
+
+    def inject(
+        self,
+        *,
+        path: str = "",
+        method: str | None = None,
+        status: int | None = 500,
+        body: object = UNSET,
+        raw: bool = False,
+        headers: Mapping[str, str] | None = None,
+        times: int | None = 1,
+        delay_ms: int = 0,
+    ) -> Fault:
+        """Plan an answer for the next `times` requests matching `method` and `path`.
+
+        `raw` sends `body` (a str or bytes) as it is, for malformed answers; otherwise `body`
+        is encoded as JSON. Raises ValueError for arguments that make no sense.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for ever")
+        if delay_ms < 0:
+            raise ValueError("delay_ms must not be negative")
+        try:
+            pattern = re.compile(path)
+        except re.error as exc:
+            raise ValueError(f"path is not a regular expression: {exc}") from exc
+        reply = None if status is None else _reply(status, body, raw, headers or {})
+        fault = Fault(
+            id=self._next_id,
+            path=pattern,
+            method=method.upper() if method else None,
+            reply=reply,
+            times=times,
+            delay_ms=delay_ms,
+        )
+        self._next_id += 1
+        self._faults.append(fault)
+        self._left[fault.id] = times
+        return fault
+
+    def clear(self) -> None:
+        """Forget every planned fault."""
+        self._faults.clear()
+        self._left.clear()
+
+    @property
+    def active(self) -> tuple[Fault, ...]:
+        """The faults still planned, in the order they are tried."""
+        return tuple(self._faults)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first fault matching the request, counted as used once."""
+        for fault in self._faults:
+            if fault.matches(method, path):
+                left = self._left[fault.id]
+                if left is not None:
+                    if left <= 1:
+                        self._faults.remove(fault)
+                        del self._left[fault.id]
+                    else:
+                        self._left[fault.id] = left - 1
+                return fault
+        return None
+
+
+class RandomFaults:
+    """Random 500s and 429s at configured rates, repeatable through `seed`."""
+
+    def __init__(self, fail_rate: float, throttle_rate: float, seed: int | None) -> None:
+        for name, rate in (("fail_rate", fail_rate), ("throttle_rate", throttle_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if fail_rate + throttle_rate > 1.0:
+            raise ValueError("fail_rate + throttle_rate must not exceed 1")
+        self._fail_rate = fail_rate
+        self._throttle_rate = throttle_rate
+        self._random = random.Random(seed)  # noqa: S311 - fault injection, not cryptography
+
+    def draw(self) -> Reply | None:
+        """A fault for this request, or None to answer normally."""
+        if self._fail_rate == 0.0 and self._throttle_rate == 0.0:
+            return None
+        roll = self._random.random()
+        if roll < self._throttle_rate:
+            return throttled()
+        if roll < self._throttle_rate + self._fail_rate:
+            return internal_error()
+        return None
+
+
+def _reply(status: int, body: object, raw: bool, headers: Mapping[str, str]) -> Reply:
+    if not 200 <= status <= 599:
+        raise ValueError("status must be between 200 and 599")
+    extra = tuple((name.lower(), value) for name, value in headers.items())
+    if raw:
+        if isinstance(body, str):
+            content = body.encode()
+        elif isinstance(body, bytes):
+            content = body
+        else:
+            raise ValueError("a raw body must be a string")
+        reply = Reply(status, content, (("content-type", JSON_CONTENT_TYPE),))
+    elif body is UNSET:
+        base = (
+            throttled()
+            if status == 429
+            else service_error(status, ErrorCode.INTERNAL, "Injected fault.")
+        )
+        reply = Reply(status, base.body, base.headers)
+    else:
+        try:
+            content = orjson.dumps(body)
+        except TypeError as exc:
+            raise ValueError(f"body cannot be encoded as JSON: {exc}") from exc
+        reply = Reply(status, content, (("content-type", JSON_CONTENT_TYPE),))
+    given = {name for name, _ in extra}
+    kept = tuple(pair for pair in reply.headers if pair[0] not in given)
+    return Reply(status, reply.body, kept + extra)

@@ -1,0 +1,94 @@
+"""The emulator's answers: a status, JSON bytes and headers, plus the error bodies it sends.
+
+Error codes the public pages name are used with their documented meaning where one fits
+(`FDI.3021` "One or more tasks do not exist.", `FDI.3023` "One or more tasks are running.",
+`FDI.3033` "Invalid parameter [%s].", `APIG.1002`, `APIG.1005`, `APIG.0308`, `APIG.0101`).
+Where the pages are silent the emulator picks its own and says so here:
+
+- an unknown task answers 404 with `FDI.3021` (the error-code page lists it under 400 for batch
+  operations; a single-task read or update answers 404 as seed 000 and 002 document);
+- renaming a task to a name another task of the instance has answers 400 `FDI.3006`;
+- a random or default injected server fault answers 500 `FDI.3001` "Internal server error.".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+
+class ErrorCode(StrEnum):
+    """The error codes the emulator answers with."""
+
+    INTERNAL = "FDI.3001"
+    NAME_TAKEN = "FDI.3006"
+    TASK_NOT_FOUND = "FDI.3021"
+    TASK_RUNNING = "FDI.3023"
+    INVALID_PARAMETER = "FDI.3033"
+    UNAUTHORIZED = "APIG.1002"
+    FORBIDDEN = "APIG.1005"
+    THROTTLED = "APIG.0308"
+    NO_SUCH_API = "APIG.0101"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, already encoded."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_reply(status: int, value: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    """Encode `value` as compact UTF-8 JSON (non-ASCII unescaped) with a JSON content type."""
+    return Reply(status, orjson.dumps(value), (("content-type", JSON_CONTENT_TYPE), *headers))
+
+
+def service_error(
+    status: int, code: ErrorCode, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Reply:
+    """The `{"error_code", "error_msg"}` body that FDI and the API gateway answer with."""
+    return json_reply(status, {"error_code": str(code), "error_msg": message}, headers)
+
+
+def invalid_parameter(field: str, problem: str) -> Reply:
+    """A 400 naming the offending field, e.g. `task.task_tag`, in `error_msg`."""
+    message = f"Invalid parameter [{field}]. {problem}"
+    return service_error(400, ErrorCode.INVALID_PARAMETER, message)
+
+
+def task_not_found(task_id: str) -> Reply:
+    """The 404 for a task id the instance does not hold."""
+    return service_error(
+        404, ErrorCode.TASK_NOT_FOUND, f"One or more tasks do not exist. task_id: {task_id}"
+    )
+
+
+def internal_error() -> Reply:
+    """A 500 as the service sends when it fails on its side."""
+    return service_error(500, ErrorCode.INTERNAL, "Internal server error.")
+
+
+def throttled() -> Reply:
+    """The API gateway's 429, with `Retry-After: 1`."""
+    return service_error(
+        429,
+        ErrorCode.THROTTLED,
+        "The throttling threshold has been reached: "
+        "policy user over ratelimit,limit:20,time:1 second",
+        (("retry-after", "1"),),
+    )
+
+
+def no_such_api() -> Reply:
+    """The API gateway's 404 for a method and path it has no API for."""
+    return service_error(
+        404,
+        ErrorCode.NO_SUCH_API,
+        "The API does not exist or has not been published in the environment",
+    )

@@ -1,0 +1,133 @@
+"""The ASGI app: routing, path id checks, configuration, lifespan, and serving on a socket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
+from tests.emulator.conftest import BASE, INSTANCE, ORDERS, PROJECT, SAMPLES, TOKEN, sample_body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/v2/p/fdi/instances/i"),
+        ("DELETE", f"{BASE}/tasks/{ORDERS}"),
+        ("POST", f"{BASE}/tasks"),
+        ("GET", "/v3/auth/tokens"),
+        ("GET", f"{BASE}/tasks/{ORDERS}/run"),
+    ],
+)
+async def test_unknown_api_answers_the_gateways_404(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """A method and path with no API behind it answers 404 APIG.0101."""
+    answer = await client.request(method, path)
+    assert answer.status_code == 404
+    assert answer.json()["error_code"] == "APIG.0101"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (f"/v2/{'p' * 65}/fdi/instances/{INSTANCE}/tasks/{ORDERS}", "project_id"),
+        (f"/v2/{PROJECT}/fdi/instances/{'i' * 65}/tasks/{ORDERS}", "instance_id"),
+        (f"{BASE}/tasks/{'t' * 65}", "task_id"),
+        (f"{BASE}/tasks/", "task_id"),
+        (f"/v2//fdi/instances/{INSTANCE}/tasks", "project_id"),
+    ],
+)
+async def test_path_ids_must_have_1_to_64_characters(
+    client: httpx.AsyncClient, path: str, field: str
+) -> None:
+    """A path id that is empty or longer than 64 characters answers 400 naming it."""
+    answer = await client.get(path)
+    assert answer.status_code == 400
+    assert f"[{field}]" in answer.json()["error_msg"]
+
+
+async def test_longest_path_ids_are_accepted(client: httpx.AsyncClient) -> None:
+    """Ids of exactly 64 characters pass the path check."""
+    answer = await client.get(f"/v2/{'p' * 64}/fdi/instances/{'i' * 64}/tasks/{'t' * 64}")
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"latency_ms": -1}, {"token_ttl_seconds": 0}, {"fail_rate": 2.0}]
+)
+def test_impossible_configuration_is_refused(arguments: dict[str, object]) -> None:
+    """Negative latency, a non-positive token lifetime or a rate above 1 is refused."""
+    with pytest.raises(ValueError):
+        Emulator(EmulatorConfig(**arguments))  # type: ignore[arg-type]
+
+
+async def test_lifespan_is_acknowledged(emulator: Emulator) -> None:
+    """The app completes the ASGI lifespan protocol, so any server may run it."""
+    incoming: list[dict[str, object]] = [
+        {"type": "lifespan.startup"},
+        {"type": "lifespan.shutdown"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await emulator({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+
+
+async def test_serve_listens_answers_and_stops() -> None:
+    """serve() reports the real URL for port 0, answers over TCP and ends when asked."""
+    emulator = Emulator(EmulatorConfig(seed_dir=SAMPLES, tokens=frozenset({TOKEN})))
+    urls: list[str] = []
+    listening = asyncio.Event()
+    stop = asyncio.Event()
+
+    def ready(url: str) -> None:
+        urls.append(url)
+        listening.set()
+
+    server = asyncio.create_task(serve(emulator, "127.0.0.1", 0, ready, stop=stop))
+    try:
+        await asyncio.wait_for(listening.wait(), timeout=10)
+        assert urls[0].startswith("http://127.0.0.1:")
+        assert not urls[0].endswith(":0")
+        async with httpx.AsyncClient(base_url=urls[0], headers={"X-Auth-Token": TOKEN}) as http:
+            answer = await http.get(f"{BASE}/tasks/{ORDERS}")
+        assert answer.json() == sample_body(ORDERS)
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, timeout=10)
+    assert emulator.requests[0].status == 200
+
+
+async def test_serve_reports_an_address_in_use() -> None:
+    """serve() raises OSError when the port is taken, rather than exiting the process."""
+    emulator = Emulator(EmulatorConfig())
+    first_url: list[str] = []
+    listening = asyncio.Event()
+    stop = asyncio.Event()
+
+    def ready(url: str) -> None:
+        first_url.append(url)
+        listening.set()
+
+    first = asyncio.create_task(serve(emulator, "127.0.0.1", 0, ready, stop=stop))
+    try:
+        await asyncio.wait_for(listening.wait(), timeout=10)
+        port = int(first_url[0].rsplit(":", 1)[1])
+        with pytest.raises(OSError, match=str(port)):
+            await serve(emulator, "127.0.0.1", port, lambda url: None)
+    finally:
+        stop.set()
+        await asyncio.wait_for(first, timeout=10)

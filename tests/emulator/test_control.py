@@ -1,0 +1,108 @@
+"""The control API under /_emulator/, as tests on a real socket would use it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from fdi_drift.emulator.app import Emulator
+from tests.emulator.conftest import BASE, ORDERS, TOKEN
+
+TASK = f"{BASE}/tasks/{ORDERS}"
+
+
+@pytest.fixture
+async def control(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without any token, as the control API needs none."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emulator), base_url="http://emulator.test"
+    ) as http:
+        yield http
+
+
+async def test_request_log_lists_api_calls_only(
+    client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    """The log lists API calls with method, path, query, body and status, never control calls."""
+    await client.get(f"{BASE}/tasks", params={"limit": 2})
+    await client.put(TASK, content=b'{"task": 1}')
+    await control.get("/_emulator/faults")
+    log = (await control.get("/_emulator/requests")).json()
+    assert log == [
+        {"method": "GET", "path": f"{BASE}/tasks", "query": "limit=2", "body": "", "status": 200},
+        {"method": "PUT", "path": TASK, "query": "", "body": '{"task": 1}', "status": 400},
+    ]
+    assert TOKEN not in str(log)
+
+
+async def test_request_log_can_be_emptied(
+    client: httpx.AsyncClient, control: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    """DELETE on the log empties it, in process too."""
+    await client.get(TASK)
+    assert (await control.delete("/_emulator/requests")).status_code == 204
+    assert (await control.get("/_emulator/requests")).json() == []
+    assert emulator.requests == []
+
+
+async def test_fault_over_http(client: httpx.AsyncClient, control: httpx.AsyncClient) -> None:
+    """A fault posted to the control API answers the matching requests, `times` times."""
+    spec = {"method": "GET", "path": "/tasks/", "status": 500, "body": {"oops": True}, "times": 1}
+    created = await control.post("/_emulator/faults", json=spec)
+    assert created.status_code == 201
+    assert isinstance(created.json()["id"], int)
+    faulted = await client.get(TASK)
+    assert (faulted.status_code, faulted.json()) == (500, {"oops": True})
+    assert (await client.get(TASK)).status_code == 200
+
+
+async def test_raw_fault_over_http(client: httpx.AsyncClient, control: httpx.AsyncClient) -> None:
+    """raw=true sends the string body as it is."""
+    spec = {"path": "tasks", "status": 200, "body": "{broken", "raw": True}
+    await control.post("/_emulator/faults", json=spec)
+    assert (await client.get(TASK)).content == b"{broken"
+
+
+async def test_faults_listed_and_cleared(
+    client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    """Active faults are listed, and DELETE forgets them all."""
+    spec = {"path": "tasks", "status": None, "times": None, "delay_ms": 1, "method": None}
+    await control.post("/_emulator/faults", json=spec)
+    listed = (await control.get("/_emulator/faults")).json()
+    assert [(f["path"], f["status"], f["times"], f["delay_ms"]) for f in listed] == [
+        ("tasks", None, None, 1)
+    ]
+    assert (await control.delete("/_emulator/faults")).status_code == 204
+    assert (await control.get("/_emulator/faults")).json() == []
+    assert (await client.get(TASK)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b"[]",
+        b'{"stauts": 500}',
+        b'{"status": "500"}',
+        b'{"status": true}',
+        b'{"times": 0}',
+        b'{"raw": "yes"}',
+        b'{"headers": {"a": 1}}',
+        b'{"path": "("}',
+    ],
+)
+async def test_bad_fault_specs_answer_400(control: httpx.AsyncClient, content: bytes) -> None:
+    """A fault spec with unknown keys, wrong types or impossible values is refused."""
+    answer = await control.post("/_emulator/faults", content=content)
+    assert answer.status_code == 400
+    assert answer.json()["error"]
+    assert (await control.get("/_emulator/faults")).json() == []
+
+
+async def test_unknown_control_route_answers_404(control: httpx.AsyncClient) -> None:
+    """An unknown control path answers 404 and is not mistaken for an API route."""
+    assert (await control.get("/_emulator/nothing")).status_code == 404
+    assert (await control.get("/_emulator/requests")).json() == []
