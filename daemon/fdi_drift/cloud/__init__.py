@@ -1,0 +1,1 @@
+"""The only package that talks HTTP to Huawei Cloud (and the only importer of httpx)."""

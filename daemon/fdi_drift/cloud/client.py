@@ -1,0 +1,362 @@
+"""The base client of every cloud API: one connection pool, rate limit, retries, error mapping.
+
+Failures become `fdi_drift.errors`, raised from the httpx error where there is one:
+
+    connection failure, timeout     retried, then TransportError
+    5xx / 429                       retried (429 and 503 honour Retry-After), then
+                                    ServerError / ThrottledError
+    401, 403                        AuthError (the auth flow has already tried a fresh token)
+    404                             NotFoundError
+    other 4xx, 3xx                  ApiError, never retried
+    2xx that is not JSON            MalformedResponseError
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+
+import httpx
+import orjson
+
+from fdi_drift.errors import (
+    ApiError,
+    AuthError,
+    CloudError,
+    ConfigError,
+    MalformedResponseError,
+    NotFoundError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+
+_log = logging.getLogger(__name__)
+
+ERROR_TEXT_LIMIT = 512
+
+# Failures where the request may not have reached the service, or the service may recover.
+_RETRYABLE_FAILURES = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
+
+
+class ResponseObserver(Protocol):
+    """Told about every attempt; `code` is the status as text ("200") or "error".
+
+    A 401 that the auth flow answered with a fresh token inside the same attempt is not
+    reported on its own: the attempt reports the final status.
+    """
+
+    def __call__(self, service: str, method: str, code: str, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a request is tried; `attempts` counts the first try."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError(f"invalid retry policy {self!r}")
+
+    def backoff(self, retry: int, jitter: float) -> float:
+        """Full-jitter delay before retry number `retry` (0 for the first), `jitter` in [0, 1)."""
+        return min(self.max_delay, self.base_delay * 2.0 ** min(retry, 64)) * jitter
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class RateLimiter:
+    """A token bucket shared by all concurrent requests of one client; burst = max(1, rate).
+
+    Each caller reserves its token at once and sleeps off any debt, so waiters are served in
+    arrival order without a lock and the clock is read only when someone asks.
+    """
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        *,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        if not rate_per_second > 0:
+            raise ValueError(f"rate limit must be positive, got {rate_per_second!r}")
+        self._rate = rate_per_second
+        self._burst = max(1.0, rate_per_second)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._tokens = self._burst
+        self._stamp = monotonic()
+
+    async def acquire(self) -> None:
+        """Wait until this caller may send one request."""
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        self._tokens -= 1.0
+        if self._tokens < 0:
+            await self._sleep(-self._tokens / self._rate)
+
+
+def error_details(body: bytes) -> tuple[str, str]:
+    """(code, message) from an error body, FDI/DRS/APIG or IAM style; ("", "") if neither."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    if "error_code" in data or "error_msg" in data:
+        return _clip(data.get("error_code")), _clip(data.get("error_msg"))
+    nested = data.get("error")
+    if isinstance(nested, dict):
+        return _clip(nested.get("code")), _clip(nested.get("message"))
+    return "", ""
+
+
+def _clip(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value)[:ERROR_TEXT_LIMIT]
+
+
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """What httpx wants for `verify`: a CA bundle file or directory becomes an SSL context."""
+    if not isinstance(verify, str):
+        return verify
+    try:
+        if Path(verify).is_dir():
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"CA bundle {verify}: cannot load it ({exc})") from exc
+
+
+def describe_failure(exc: Exception) -> str:
+    """A loggable account of an httpx failure.
+
+    h11 quotes offending header values in LocalProtocolError, so its text is never shown.
+    """
+    name = type(exc).__name__
+    text = "" if isinstance(exc, httpx.LocalProtocolError) else str(exc)
+    return f"{name}: {text}" if text else name
+
+
+class ApiClient:
+    """One service's HTTP client; `request` answers parsed JSON or raises `fdi_drift.errors`.
+
+    `path` is relative to `base_url` and must start with "/"; errors name "METHOD /path".
+    Close it with `aclose()` or use it as an async context manager.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        base_url: str,
+        auth: httpx.Auth | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        rate_limit_per_second: float = 20.0,
+        observer: ResponseObserver | None = None,
+        user_agent: str = "fdi-drift",
+        verify: bool | str = True,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._service = service
+        self._retry = retry
+        self._observer = observer
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._jitter = jitter
+        self._clock = clock
+        self._limiter = RateLimiter(rate_limit_per_second, monotonic=monotonic, sleep=sleep)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            verify=tls_verify(verify),
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> object:
+        """Send one request (retrying as the policy allows); the parsed JSON answer or None."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path[:100]!r}")
+        method = method.upper()
+        label = f"{method} {path.partition('?')[0]}"
+        content = None if json is None else orjson.dumps(json)
+        headers = None if json is None else {"Content-Type": "application/json"}
+        attempts = self._retry.attempts
+        for attempt in range(attempts):
+            final = attempt == attempts - 1
+            await self._limiter.acquire()
+            started = self._monotonic()
+            try:
+                response = await self._http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+            except _RETRYABLE_FAILURES as exc:
+                self._observe(method, "error", started)
+                if final:
+                    raise TransportError(
+                        f"{describe_failure(exc)} (after {attempts} attempts)", request=label
+                    ) from exc
+                delay = self._retry.backoff(attempt, self._jitter())
+                await self._pause(label, describe_failure(exc), attempt, delay)
+                continue
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                self._observe(method, "error", started)
+                raise TransportError(describe_failure(exc), request=label) from exc
+            self._observe(method, str(response.status_code), started)
+            status = response.status_code
+            if 200 <= status < 300:
+                return parse_json(response, label)
+            if (status == 429 or status >= 500) and not final:
+                delay = self._delay_after(response, attempt)
+                await self._pause(label, f"HTTP {status}", attempt, delay)
+                continue
+            raise status_error(response, label, attempts=attempt + 1)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and an injected transport with it)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"ApiClient(service={self._service!r})"
+
+    def _observe(self, method: str, code: str, started: float) -> None:
+        if self._observer is not None:
+            self._observer(self._service, method, code, self._monotonic() - started)
+
+    async def _pause(self, label: str, reason: str, attempt: int, delay: float) -> None:
+        _log.warning(
+            "%s: %s; retry %d of %d in %.2fs",
+            label,
+            reason,
+            attempt + 1,
+            self._retry.attempts - 1,
+            delay,
+        )
+        await self._sleep(delay)
+
+    def _delay_after(self, response: httpx.Response, attempt: int) -> float:
+        if response.status_code in (429, 503):
+            asked = retry_after_seconds(response, self._clock)
+            if asked is not None:
+                return min(self._retry.max_delay, asked)
+        return self._retry.backoff(attempt, self._jitter())
+
+
+def retry_after_seconds(response: httpx.Response, clock: Callable[[], float]) -> float | None:
+    """Seconds the `Retry-After` header asks for, or None when absent or unreadable.
+
+    An HTTP date is measured against the answer's own `Date` header when it has one, so a
+    skewed local clock does not stretch or cancel the wait.
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = _http_date(value)
+        if when is None:
+            return None
+        now = _http_date(response.headers.get("Date", ""))
+        return max(0.0, when - (clock() if now is None else now))
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # "-0000" parses as naive; HTTP dates are always UTC.
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_json(response: httpx.Response, label: str) -> object:
+    """The answer's JSON (None for an empty body or `null`), else MalformedResponseError."""
+    body = response.content
+    if not body.strip():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        content_type = response.headers.get("Content-Type", "none")[:100]
+        raise MalformedResponseError(
+            f"HTTP {response.status_code} answer is not JSON "
+            f"({len(body)} bytes, content type {content_type!r}): {exc}",
+            request=label,
+        ) from exc
+
+
+def status_text(response: httpx.Response, code: str, msg: str) -> str:
+    """ "HTTP 404 FDI.3021: message", with the reason phrase when there is no useful code."""
+    status = response.status_code
+    label = code if code and code != str(status) else response.reason_phrase
+    text = f"HTTP {status} {label}".rstrip()
+    return f"{text}: {msg}" if msg else text
+
+
+def status_error(response: httpx.Response, label: str, *, attempts: int) -> CloudError:
+    """The `fdi_drift.errors` exception for an error status, details from its body."""
+    status = response.status_code
+    code, msg = error_details(response.content)
+    text = status_text(response, code, msg)
+    if status in (401, 403):
+        return AuthError(text, request=label)
+    kind: type[ApiError] = ApiError
+    if status == 404:
+        kind = NotFoundError
+    elif status == 429:
+        kind, text = ThrottledError, f"{text} (after {attempts} attempts)"
+    elif status >= 500:
+        kind, text = ServerError, f"{text} (after {attempts} attempts)"
+    return kind(text, request=label, status=status, error_code=code, error_msg=msg)

@@ -1,0 +1,22 @@
+"""The allowlist every id passes before it may enter a URL path."""
+
+from __future__ import annotations
+
+import re
+
+from fdi_drift.errors import InvalidIdentifierError
+
+# Ids are documented as 1-64 chars; real ones are hex, UUIDs or names with `_`/`-`. Anything
+# else (`/`, `..`, `%`, `?`, whitespace) could change which resource a path names.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SHOWN_CHARS = 80
+
+
+def check_id(field: str, value: str) -> str:
+    """Return `value` if it is a safe id, else raise InvalidIdentifierError naming `field`."""
+    if isinstance(value, str) and _ID.fullmatch(value) is not None:
+        return value
+    shown = repr(value)
+    if len(shown) > _SHOWN_CHARS:
+        shown = f"{shown[:_SHOWN_CHARS]}... ({len(shown)} chars)"
+    raise InvalidIdentifierError(f"{field} must be 1-64 letters, digits, '_' or '-', got {shown}")

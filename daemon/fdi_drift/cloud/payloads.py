@@ -1,0 +1,92 @@
+"""The wire JSON of the FDI task API, as TypedDicts (seeds 000 and 002, API_NOTES.md).
+
+These describe what the service sends and accepts; they check nothing at run time. `fdi.py`
+checks the few fields the daemon cannot work without before it hands an answer on.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, Required, TypedDict
+
+
+class TaskBasicRsp(TypedDict, total=False):
+    """`task` in a read answer; every field may be absent, most are server-owned."""
+
+    task_id: str
+    task_name: str
+    task_type: str  # lower case in answers: "timing", "realtime"
+    status: str  # "stop" / "running"
+    project_id: str
+    source_datasource_id: str
+    target_datasource_id: str
+    source_datasource_name: str
+    target_datasource_name: str
+    source_app_id: str
+    target_app_id: str
+    source_app_name: str
+    target_app_name: str
+    created_date: int  # epoch milliseconds
+    last_modified_date: int  # epoch milliseconds
+    description: str
+    task_tag: str
+    task_mode: str
+    enterprise_project_id: str
+    source_datasource_type: str
+    target_datasource_type: str
+    source_instance_name: str
+    target_instance_name: str
+    execute_status: str
+    repulling_snapshot: bool
+
+
+class TaskResponse(TypedDict):
+    """The answer of `GET .../tasks/{task_id}`; `task_detail` is JSON encoded as a string."""
+
+    task: TaskBasicRsp
+    task_detail: str
+
+
+class TaskBasicRequestBody(TypedDict):
+    """`task` in an update request (seed 000); `task_type` is upper case here."""
+
+    task_name: str
+    task_type: str  # "REALTIME" / "TIMING"
+    source_datasource_id: str
+    target_datasource_id: str
+    description: NotRequired[str]
+    task_tag: NotRequired[str]
+
+
+class UpdateTaskBody(TypedDict):
+    """The body of `PUT .../tasks/{task_id}`; `task_detail` is sent as the exact string given."""
+
+    task: TaskBasicRequestBody
+    task_detail: str
+
+
+class BriefTask(TypedDict, total=False):
+    """One entry of the task list (BriefTaskRespBean); only `task_id` is sure to be there."""
+
+    task_id: Required[str]
+    task_name: str
+    task_type: str
+    status: int  # 0 stopped, 1 running
+    created_date: int | str  # the SDK types it as a date
+    version: str
+    last_modified_time: int  # epoch milliseconds: what makes cheap change detection possible
+    execute_status: str
+    source_app_id: str
+    target_app_id: str
+    source_instance_id: str
+    target_instance_id: str
+    ext_type: str  # composite task type, may be empty
+    enterprise_project_id: str
+    task_tag: str
+
+
+class TaskListPage(TypedDict):
+    """One page of `GET .../tasks?offset=&limit=`."""
+
+    total: int
+    size: int
+    entities: list[BriefTask]

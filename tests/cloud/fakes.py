@@ -1,0 +1,89 @@
+"""Test doubles for the cloud client: a clock moved by hand and scripted transports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+import orjson
+
+from fdi_drift.cloud.client import ApiClient
+
+BASE_URL = "https://roma.example.test"
+
+
+class FakeTime:
+    """A clock that moves only when a test moves it or when something sleeps on it."""
+
+    def __init__(self, start: float = 1_000.0, *, sleep_advances: bool = True) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.sleep_advances = sleep_advances
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.sleep_advances:
+            self.now += seconds
+
+
+Answer = httpx.Response | type[httpx.TransportError]
+
+
+def json_response(
+    status: int, body: object, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """An answer carrying `body` as JSON."""
+    merged = {"Content-Type": "application/json", **(headers or {})}
+    return httpx.Response(status, content=orjson.dumps(body), headers=merged)
+
+
+class Script:
+    """A MockTransport handler that gives its answers in order and records every request.
+
+    An answer may be an httpx transport exception class, raised as if the network failed.
+    After the script runs out, the last answer repeats.
+    """
+
+    def __init__(self, *answers: Answer) -> None:
+        self._answers = list(answers)
+        self.seen: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.record(request)
+        answer = self._answers.pop(0) if len(self._answers) > 1 else self._answers[0]
+        if isinstance(answer, httpx.Response):
+            return answer
+        raise answer("simulated failure", request=request)
+
+    def record(self, request: httpx.Request) -> None:
+        """Keep a copy: an auth flow sends the same request object again with new headers."""
+        self.seen.append(
+            httpx.Request(
+                request.method, request.url, headers=request.headers.copy(), content=request.read()
+            )
+        )
+
+
+def make_api(
+    handler: Callable[[httpx.Request], Any],
+    fake: FakeTime,
+    *,
+    jitter: Iterable[float] | None = None,
+    **options: Any,
+) -> ApiClient:
+    """An ApiClient over `handler` whose sleeps, clock and jitter the test controls."""
+    draws = iter(jitter) if jitter is not None else None
+    return ApiClient(
+        service="fdi",
+        base_url=BASE_URL,
+        auth=options.pop("auth", None),
+        transport=httpx.MockTransport(handler),
+        sleep=fake.sleep,
+        monotonic=fake.monotonic,
+        jitter=(lambda: next(draws)) if draws is not None else (lambda: 1.0),
+        **options,
+    )
