@@ -1,0 +1,3 @@
+from fdi_drift.cli import main
+
+raise SystemExit(main())

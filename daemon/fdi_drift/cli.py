@@ -1,0 +1,182 @@
+"""The `fdi-drift` command line: a contract that scripts and CI depend on.
+
+Exit statuses follow Terraform's -detailed-exitcode: 0 nothing to do, 2 drift, 1 error.
+Reports go to stdout; logs (JSON lines) go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fdi_drift import logs
+from fdi_drift.desired_state import DesiredStateLoader
+from fdi_drift.drift.model import Kind
+from fdi_drift.drift.report import exit_code, render_text, report_to_json
+from fdi_drift.errors import DesiredStateError, FdiDriftError
+from fdi_drift.exporter import export_resources
+from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds.contract import Scope
+from fdi_drift.service import Runtime, package_version, run_daemon
+from fdi_drift.settings import Settings, load_settings
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="fdi-drift",
+        description="Find and fix drift between ROMA Connect FDI tasks and a desired state in git.",
+    )
+    parser.add_argument("--version", action="version", version=f"fdi-drift {package_version()}")
+    parser.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: the config's, or WARNING)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="run one cycle and print the drift report (exit 0 in sync, 2 drift, 1 error)"
+    )
+    _config_argument(check)
+    check.add_argument("--output", choices=("text", "json"), default="text")
+    check.add_argument("--show-in-sync", action="store_true", help="list in-sync resources too")
+
+    export = commands.add_parser("export", help="write desired-state files from live resources")
+    _config_argument(export)
+    export.add_argument("--out", type=Path, required=True, help="directory to write into")
+    export.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="PROJECT_ID/INSTANCE_ID",
+        help="FDI instance to export (repeatable; default: every instance the desired state names)",
+    )
+    export.add_argument("--force", action="store_true", help="replace files that exist")
+
+    validate = commands.add_parser(
+        "validate", help="validate a desired-state tree offline (exit 0 valid, 1 invalid)"
+    )
+    validate.add_argument("directory", type=Path)
+
+    run = commands.add_parser("run", help="run the daemon until SIGTERM")
+    _config_argument(run)
+
+    demo = commands.add_parser("demo", help="check a seeded emulator against desired_state/")
+    demo.add_argument("--serve", action="store_true", help="keep the daemon and emulator running")
+    demo.add_argument("--desired-state", type=Path, default=Path("desired_state"))
+    demo.add_argument("--port", type=int, default=9108, help="daemon port with --serve")
+
+    from fdi_drift.emulator import cli as emulator_cli
+
+    emulator = commands.add_parser("emulator", help="serve the cloud API emulator alone")
+    emulator_cli.add_arguments(emulator)
+    return parser
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, required=True, help="daemon configuration")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except DesiredStateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    except FdiDriftError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        logs.configure(args.log_level or "WARNING")
+        return _validate(args.directory)
+    if args.command == "emulator":
+        from fdi_drift.emulator import cli as emulator_cli
+
+        logs.configure(args.log_level or "INFO")
+        return emulator_cli.run(args)
+    if args.command == "demo":
+        from fdi_drift.demo import run_demo
+
+        logs.configure(args.log_level or ("INFO" if args.serve else "ERROR"))
+        return asyncio.run(run_demo(args.desired_state, serve_after=args.serve, port=args.port))
+    settings = load_settings(args.config)
+    if args.command == "run":
+        logs.configure(args.log_level or settings.log_level)
+        asyncio.run(run_daemon(Runtime(settings)))
+        return EXIT_OK
+    logs.configure(args.log_level or "WARNING")
+    if args.command == "check":
+        return asyncio.run(_check(settings, args.output, args.show_in_sync))
+    if args.command == "export":
+        return asyncio.run(_export(settings, args.out, args.scope, args.force))
+    raise AssertionError(args.command)
+
+
+def _validate(directory: Path) -> int:
+    tree = DesiredStateLoader(directory).load()  # DesiredStateError lists every problem
+    print(f"{directory}: valid, {len(tree.resources)} resources at revision {tree.revision}")
+    return EXIT_OK
+
+
+async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
+    runtime = Runtime(settings)
+    try:
+        runtime.tree = runtime.loader.load()
+        report = await runtime.engine.run_cycle(runtime.tree)
+    finally:
+        await runtime.aclose()
+    if output == "json":
+        body = {**report_to_json(report), "credentials": runtime.credentials}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(render_text(report, show_in_sync=show_in_sync), end="")
+        if any(s.reason.startswith(("read failed", "listing")) for s in report.statuses):
+            print(f"Credentials in use: {runtime.credentials}.")
+    return exit_code(report)
+
+
+async def _export(settings: Settings, out: Path, scopes: list[str], force: bool) -> int:
+    runtime = Runtime(settings)
+    try:
+        if scopes:
+            targets = [(Kind.FDI_TASK, _parse_scope(text)) for text in scopes]
+        else:
+            tree = runtime.loader.load()
+            targets = sorted({(r.key.kind, r.scope) for r in tree.resources})
+            if not targets:
+                print("error: the desired state names no scope; pass --scope", file=sys.stderr)
+                return EXIT_ERROR
+        written = await export_resources(runtime.drivers, SPECS, targets, out, force=force)
+    finally:
+        await runtime.aclose()
+    for item in written:
+        print(f"wrote {item.path}")
+        for ref in item.secret_refs:
+            print(f"  secret placeholder {{secretRef: {ref}}}: provide it before reconciling")
+    print(f"{len(written)} files written to {out}")
+    return EXIT_OK
+
+
+def _parse_scope(text: str) -> Scope:
+    project, _, instance = text.partition("/")
+    if not project or not instance or "/" in instance:
+        raise FdiDriftError(f"--scope {text!r}: expected PROJECT_ID/INSTANCE_ID")
+    return Scope(project, instance)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

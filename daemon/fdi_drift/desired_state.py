@@ -1,0 +1,438 @@
+"""The desired-state tree: one YAML file per resource, loaded safely, validated, incrementally.
+
+A tree with any problem is never used: `load` raises `DesiredStateError` listing every problem
+as `file:line: pointer: message`, and the caller keeps the last good tree. Reloads re-read only
+files whose size, mtime or inode changed, so polling a large checkout is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from fdi_drift.drift.differ import PreparedDesired, prepare_desired
+from fdi_drift.drift.model import JSONObject, Kind, ResourceKey
+from fdi_drift.drift.normalizer import compile_ignore
+from fdi_drift.errors import DesiredStateError, DocumentError
+from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds.contract import KindSpec, Scope
+from fdi_drift.settings import ReconcileMode
+
+API_VERSION = "fdi-drift/v1"
+_TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "policy", "ignore")
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a file is invalid."""
+
+    file: str
+    line: int | None
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return (
+            f"{where}: {self.pointer}: {self.message}"
+            if self.pointer
+            else f"{where}: {self.message}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredResource:
+    """One declared resource, ready to compare."""
+
+    key: ResourceKey
+    scope: Scope
+    source: str
+    document: JSONObject  # what is declared, implied fields added; may hold secretRefs
+    prepared: PreparedDesired
+    reconcile: ReconcileMode | None
+    ignore: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredTree:
+    """A validated desired-state tree at one revision."""
+
+    root: Path
+    revision: str
+    resources: tuple[DesiredResource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _FileResult:
+    stamp: tuple[int, int, int]
+    digest: str
+    resource: DesiredResource | None
+    problems: tuple[Problem, ...]
+
+
+class DesiredStateLoader:
+    """Loads a tree, re-parsing only what changed since the previous load."""
+
+    def __init__(self, root: Path, specs: Mapping[Kind, KindSpec] = SPECS) -> None:
+        self.root = root
+        self._specs = specs
+        self._cache: dict[Path, _FileResult] = {}
+
+    def load(self) -> DesiredTree:
+        """The whole tree, or DesiredStateError with every problem found."""
+        if not self.root.is_dir():
+            raise DesiredStateError(
+                f"{self.root}: not a directory", (f"{self.root}: not a directory",)
+            )
+        results: dict[Path, _FileResult] = {}
+        for path in _yaml_files(self.root):
+            results[path] = self._load_file(path)
+        self._cache = results
+        problems = [p for r in results.values() for p in r.problems]
+        resources = [r.resource for r in results.values() if r.resource is not None]
+        problems.extend(_duplicates(resources))
+        if problems:
+            problems.sort(key=lambda p: (p.file, p.line or 0, p.pointer))
+            rendered = tuple(str(p) for p in problems)
+            raise DesiredStateError(
+                f"{self.root}: desired state is invalid ({len(problems)} problems)", rendered
+            )
+        digest = hashlib.sha256("".join(sorted(r.digest for r in results.values())).encode())
+        revision = git_revision(self.root) or f"content-{digest.hexdigest()[:12]}"
+        ordered = sorted(resources, key=lambda r: (r.key.kind, r.scope, r.key.name))
+        return DesiredTree(root=self.root, revision=revision, resources=tuple(ordered))
+
+    def _load_file(self, path: Path) -> _FileResult:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = self._cache.get(path)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if cached is not None and cached.digest == digest:
+            return _FileResult(stamp, digest, cached.resource, cached.problems)
+        relative = path.relative_to(self.root).as_posix()
+        resource, problems = _parse_file(relative, data.decode("utf-8", "replace"), self._specs)
+        return _FileResult(stamp, digest, resource, tuple(problems))
+
+
+def parse_resource_text(
+    relative: str, text: str, specs: Mapping[Kind, KindSpec] = SPECS
+) -> tuple[DesiredResource | None, list[Problem]]:
+    """Parse and validate one file's text (exposed for `export` to check what it writes)."""
+    return _parse_file(relative, text, specs)
+
+
+def _yaml_files(root: Path) -> Iterator[Path]:
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith((".yaml", ".yml")) and not name.startswith("."):
+                yield Path(directory) / name
+
+
+def _parse_file(
+    relative: str, text: str, specs: Mapping[Kind, KindSpec]
+) -> tuple[DesiredResource | None, list[Problem]]:
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except _DuplicateKeyError as error:
+        return None, [Problem(relative, error.line, "", f"duplicate key {error.key!r}")]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        return None, [Problem(relative, line, "", f"not valid YAML: {reason}")]
+    if len(documents) != 1:
+        return None, [Problem(relative, None, "", "a file holds exactly one resource document")]
+    raw = documents[0]
+    findings = _json_problems(raw, "")
+    if not findings and isinstance(raw, dict):
+        resource, findings = _build(relative, raw, specs)
+        if not findings:
+            return resource, []
+    elif not findings:
+        findings = [("", "the document must be a mapping")]
+    lines = _LineIndex(text)
+    return None, [Problem(relative, lines.line_of(ptr), ptr, msg) for ptr, msg in findings]
+
+
+def _build(
+    relative: str, raw: dict[str, Any], specs: Mapping[Kind, KindSpec]
+) -> tuple[DesiredResource | None, list[tuple[str, str]]]:
+    found: list[tuple[str, str]] = []
+    for key in raw:
+        if key not in _TOP_KEYS:
+            found.append((f"/{key}", f"unknown field (known: {', '.join(_TOP_KEYS)})"))
+    if raw.get("apiVersion") != API_VERSION:
+        found.append(("/apiVersion", f"must be {API_VERSION}"))
+    try:
+        kind = Kind(str(raw.get("kind")))
+    except ValueError:
+        known = ", ".join(k.value for k in Kind if k in specs)
+        return None, [*found, ("/kind", f"must be one of {known}")]
+    spec_rules = specs.get(kind)
+    if spec_rules is None:
+        return None, [*found, ("/kind", f"{kind} is not managed yet")]
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, dict):
+        return None, [*found, ("/metadata", "must be a mapping")]
+    names = (
+        ["name", "project_id", "instance_id", "id"]
+        if spec_rules.needs_instance
+        else ["name", "project_id", "id"]
+    )
+    for key in metadata:
+        if key not in names:
+            found.append((f"/metadata/{key}", f"unknown field (known: {', '.join(names)})"))
+    for key in names:
+        value = metadata.get(key)
+        required = key != "id"
+        if value is None and not required:
+            continue
+        if not isinstance(value, str) or not value:
+            found.append((f"/metadata/{key}", "required, a non-empty string"))
+        elif key != "name" and (len(value) > 64 or not set(value) <= _ID_CHARS):
+            found.append((f"/metadata/{key}", "an id is 1-64 letters, digits, '-' or '_'"))
+    spec = raw.get("spec", {})
+    if not isinstance(spec, dict):
+        return None, [*found, ("/spec", "must be a mapping")]
+    name = metadata.get("name")
+    if isinstance(name, str):
+        found.extend((p.pointer, p.message) for p in spec_rules.validate(name, spec))
+    policy = raw.get("policy", {})
+    reconcile: ReconcileMode | None = None
+    if not isinstance(policy, dict):
+        found.append(("/policy", "must be a mapping"))
+    else:
+        for key in policy:
+            if key != "reconcile":
+                found.append((f"/policy/{key}", "unknown field (known: reconcile)"))
+        if "reconcile" in policy:
+            try:
+                reconcile = ReconcileMode(policy["reconcile"])
+            except ValueError:
+                found.append(("/policy/reconcile", "must be observe, dry-run or auto"))
+    ignore = raw.get("ignore", [])
+    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
+        found.append(("/ignore", "must be a list of JSON pointer patterns"))
+        ignore = []
+    for index, pattern in enumerate(ignore):
+        try:
+            compile_ignore([pattern], where=f"/ignore/{index}")
+        except DocumentError as error:
+            found.append((f"/ignore/{index}", str(error)))
+    found.extend(_secret_ref_problems(spec, "/spec"))
+    if found or not isinstance(name, str):
+        return None, found
+    scope = Scope(metadata["project_id"], metadata.get("instance_id", ""))
+    document = spec_rules.desired_document(name, cast(JSONObject, spec))
+    rules = compile_ignore([*spec_rules.default_ignore, *ignore])
+    identity = ResourceKey(kind, scope.project_id, scope.instance_id, name, metadata.get("id", ""))
+    return (
+        DesiredResource(
+            key=identity,
+            scope=scope,
+            source=relative,
+            document=document,
+            prepared=prepare_desired(document, rules),
+            reconcile=reconcile,
+            ignore=tuple(ignore),
+        ),
+        [],
+    )
+
+
+def _secret_ref_problems(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        if "secretRef" in value:
+            ref = value["secretRef"]
+            if len(value) != 1:
+                yield pointer, "a secretRef mapping holds nothing else"
+            elif (
+                not isinstance(ref, str)
+                or ref.count("/") != 1
+                or ref.startswith("/")
+                or ref.endswith("/")
+            ):
+                yield f"{pointer}/secretRef", "must be NAME/KEY"
+            return
+        for key, item in value.items():
+            yield from _secret_ref_problems(item, f"{pointer}/{_escape(key)}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_ref_problems(item, f"{pointer}/{index}")
+
+
+def _json_problems(value: Any, pointer: str) -> list[tuple[str, str]]:
+    """Everything that JSON cannot carry: non-string keys, dates, binary, NaN."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(value, pointer)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    found.append((where, f"key {key!r} is not a string; quote it"))
+                    continue
+                stack.append((child, f"{where}/{_escape(key)}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}/{i}") for i, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            found.append((where, "JSON has no NaN or infinity"))
+        elif item is not None and not isinstance(item, bool | int | float | str):
+            found.append((where, f"a {type(item).__name__} is not JSON; quote it"))
+    return found
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _duplicates(resources: list[DesiredResource]) -> list[Problem]:
+    by_identity: dict[tuple[object, ...], list[DesiredResource]] = defaultdict(list)
+    for resource in resources:
+        key = resource.key
+        by_identity[(key.kind, resource.scope, "name", key.name)].append(resource)
+        if key.id:
+            by_identity[(key.kind, resource.scope, "id", key.id)].append(resource)
+    problems = []
+    for (kind, scope, field, value), group in by_identity.items():
+        if len(group) > 1:
+            files = ", ".join(r.source for r in group)
+            for resource in group:
+                problems.append(
+                    Problem(
+                        resource.source,
+                        None,
+                        f"/metadata/{field}",
+                        f"{kind} {scope} {field} {value!r} is declared more than once ({files})",
+                    )
+                )
+    return problems
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+        self.line = line
+
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe YAML; dates stay strings (JSON has none) and duplicate keys are errors."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+class _LineIndex:
+    """Finds the line of a JSON pointer in YAML text; composed only when a problem needs it."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: yaml.Node | None = None
+
+    def line_of(self, pointer: str) -> int | None:
+        if self._root is None:
+            try:
+                self._root = yaml.compose(self._text, Loader=_Loader)
+            except yaml.YAMLError:
+                return None
+        node = self._root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for raw in pointer.split("/")[1:] if pointer else []:
+            segment = raw.replace("~1", "/").replace("~0", "~")
+            child = _child(node, segment)
+            if child is None:
+                break
+            key_line, node = child
+            line = key_line
+        return line
+
+
+def _child(node: yaml.Node, segment: str) -> tuple[int, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if getattr(key_node, "value", None) == segment:
+                return key_node.start_mark.line + 1, value_node
+    elif (
+        isinstance(node, yaml.SequenceNode) and segment.isdigit() and int(segment) < len(node.value)
+    ):
+        item = node.value[int(segment)]
+        return item.start_mark.line + 1, item
+    return None
+
+
+def git_revision(start: Path) -> str | None:
+    """The commit checked out at or above `start`, read from .git without running git."""
+    for directory in (start.resolve(), *start.resolve().parents):
+        dot_git = directory / ".git"
+        if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            git_dir = (directory / text.removeprefix("gitdir:").strip()).resolve()
+        elif dot_git.is_dir():
+            git_dir = dot_git
+        else:
+            continue
+        return _resolve_head(git_dir)
+    return None
+
+
+def _resolve_head(git_dir: Path) -> str | None:
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not head.startswith("ref:"):
+        return head or None
+    ref = head.removeprefix("ref:").strip()
+    common = git_dir
+    commondir = git_dir / "commondir"
+    if commondir.is_file():
+        common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+    for base in (git_dir, common):
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            sha, _, name = line.partition(" ")
+            if name == ref:
+                return sha
+    return None  # a branch without commits yet

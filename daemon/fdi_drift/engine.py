@@ -1,0 +1,261 @@
+"""One check cycle: list each scope, read what changed, compare, and produce statuses.
+
+A list that fails makes every declared resource of that scope `unknown` (nothing is declared
+missing from a list that did not finish). Resources whose live version and desired fingerprint are
+unchanged since the last read keep their previous status without a read, except on the periodic
+full sweep. Diffs of drifted documents run in a worker thread so the event loop never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fdi_drift.desired_state import DesiredResource, DesiredTree
+from fdi_drift.drift.differ import Match, diff, match
+from fdi_drift.drift.model import (
+    CycleReport,
+    FieldChange,
+    Kind,
+    ResourceKey,
+    ResourceStatus,
+    Status,
+)
+from fdi_drift.errors import FdiDriftError
+from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveDocument, LiveEntry, Scope
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Offload = Callable[
+    [Callable[[Match], tuple[FieldChange, ...]], Match], Awaitable[tuple[FieldChange, ...]]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    live_id: str
+    version: str  # the list's change marker when last read
+    digest: str  # the live document's digest when last judged
+    fingerprint: str  # the desired document's fingerprint when last judged
+    status: ResourceStatus
+
+
+def resource_fields(key: ResourceKey) -> dict[str, Any]:
+    """The identity every log event about a resource carries."""
+    return {
+        "kind": str(key.kind),
+        "project_id": key.project_id,
+        "instance_id": key.instance_id,
+        "name": key.name,
+        "id": key.id,
+    }
+
+
+class Engine:
+    """Runs check cycles, remembering just enough between them to skip unchanged resources."""
+
+    def __init__(
+        self,
+        drivers: Mapping[Kind, KindDriver],
+        specs: Mapping[Kind, KindSpec],
+        *,
+        concurrency: int = 16,
+        full_sweep_every: int = 10,
+        clock: Callable[[], float] = time.time,
+        offload: Offload = asyncio.to_thread,
+    ) -> None:
+        self._drivers = drivers
+        self._specs = specs
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._full_sweep_every = full_sweep_every
+        self._clock = clock
+        self._offload = offload
+        self._cycles = 0
+        self._memo: dict[ResourceKey, _Memo] = {}
+        self._drift_since: dict[ResourceKey, float] = {}
+        self._previous: dict[ResourceKey, Status] = {}
+
+    async def run_cycle(self, tree: DesiredTree) -> CycleReport:
+        """Check every declared resource of the tree once."""
+        started = self._clock()
+        full_sweep = self._cycles % self._full_sweep_every == 0
+        self._cycles += 1
+        groups: dict[tuple[Kind, Scope], list[DesiredResource]] = defaultdict(list)
+        for resource in tree.resources:
+            groups[(resource.key.kind, resource.scope)].append(resource)
+        outcomes = await asyncio.gather(
+            *(
+                self._check_scope(kind, scope, resources, full_sweep)
+                for (kind, scope), resources in sorted(groups.items())
+            )
+        )
+        statuses = sorted(
+            (status for group, _ in outcomes for status in group),
+            key=lambda s: (s.key.kind, s.key.project_id, s.key.instance_id, s.key.name, s.key.id),
+        )
+        declared = {r.key for r in tree.resources}
+        self._forget(declared)
+        report = CycleReport(
+            revision=tree.revision,
+            started_at=started,
+            finished_at=self._clock(),
+            statuses=tuple(statuses),
+            complete=all(ok for _, ok in outcomes),
+        )
+        self._log_transitions(report)
+        return report
+
+    async def _check_scope(
+        self, kind: Kind, scope: Scope, resources: list[DesiredResource], full_sweep: bool
+    ) -> tuple[list[ResourceStatus], bool]:
+        try:
+            entries = await self._drivers[kind].list(scope)
+        except FdiDriftError as error:
+            reason = f"listing {kind} in {scope} failed: {error}"
+            return [self._status(r, Status.UNKNOWN, reason) for r in resources], False
+        by_id = {entry.id: entry for entry in entries}
+        by_name: dict[str, list[LiveEntry]] = defaultdict(list)
+        for entry in entries:
+            by_name[entry.name].append(entry)
+        claimed: set[str] = set()
+        statuses: list[ResourceStatus] = []
+        reads: list[Awaitable[ResourceStatus]] = []
+        for resource in resources:
+            key = resource.key
+            if key.id:
+                found = by_id.get(key.id)
+                candidates = [found] if found else []
+            else:
+                candidates = by_name.get(key.name, [])
+            if not candidates:
+                bound = f"id {key.id}" if key.id else f"name {key.name!r}"
+                statuses.append(
+                    self._status(resource, Status.MISSING, f"no live {kind} with {bound}")
+                )
+                continue
+            if len(candidates) > 1:
+                claimed.update(c.id for c in candidates)
+                reason = (
+                    f"{len(candidates)} live {kind}s are named {key.name!r}; bind by metadata.id"
+                )
+                statuses.append(self._status(resource, Status.UNKNOWN, reason))
+                continue
+            entry = candidates[0]
+            claimed.add(entry.id)
+            memo = self._memo.get(key)
+            if (
+                not full_sweep
+                and memo is not None
+                and (memo.live_id, memo.version, memo.fingerprint)
+                == (entry.id, entry.version, resource.prepared.fingerprint)
+            ):
+                statuses.append(memo.status)
+                continue
+            reads.append(self._check_resource(kind, resource, entry))
+        statuses.extend(await asyncio.gather(*reads))
+        for entry in entries:
+            if entry.id not in claimed:
+                key = ResourceKey(kind, scope.project_id, scope.instance_id, entry.name, entry.id)
+                statuses.append(ResourceStatus(key=key, status=Status.UNMANAGED, live_id=entry.id))
+        return statuses, True
+
+    async def _check_resource(
+        self, kind: Kind, resource: DesiredResource, entry: LiveEntry
+    ) -> ResourceStatus:
+        async with self._semaphore:
+            try:
+                live = await self._drivers[kind].read(resource.scope, entry.id)
+            except FdiDriftError as error:
+                return self._status(resource, Status.UNKNOWN, f"read failed: {error}", entry.id)
+        return await self.assess(kind, resource, entry, live)
+
+    async def assess(
+        self, kind: Kind, resource: DesiredResource, entry: LiveEntry, live: LiveDocument
+    ) -> ResourceStatus:
+        """Judge one freshly read resource; a digest judged before is not decoded again."""
+        fingerprint = resource.prepared.fingerprint
+        memo = self._memo.get(resource.key)
+        if memo is not None and (memo.digest, memo.fingerprint) == (live.digest, fingerprint):
+            judged = memo.status
+            status = self._status(resource, judged.status, judged.reason, entry.id, judged.changes)
+        else:
+            try:
+                document = live.decode()
+            except FdiDriftError as error:
+                return self._status(resource, Status.UNKNOWN, f"read failed: {error}", entry.id)
+            result = match(resource.prepared, self._specs[kind].normalize_live(document.value))
+            if result.in_sync:
+                status = self._status(resource, Status.IN_SYNC, "", entry.id)
+            else:
+                changes = await self._offload(diff, result)
+                status = self._status(resource, Status.DRIFTED, "", entry.id, changes)
+        self._memo[resource.key] = _Memo(entry.id, entry.version, live.digest, fingerprint, status)
+        return status
+
+    def _status(
+        self,
+        resource: DesiredResource,
+        status: Status,
+        reason: str,
+        live_id: str = "",
+        changes: tuple[FieldChange, ...] = (),
+    ) -> ResourceStatus:
+        key = resource.key
+        since: float | None = None
+        if status is Status.DRIFTED:
+            since = self._drift_since.setdefault(key, self._clock())
+        elif status is not Status.UNKNOWN:  # an unknown read says nothing about drift
+            self._drift_since.pop(key, None)
+        if status is not Status.IN_SYNC and status is not Status.DRIFTED:
+            self._memo.pop(key, None)
+        return ResourceStatus(
+            key=key,
+            status=status,
+            reason=reason,
+            live_id=live_id,
+            changes=changes,
+            drift_since=since,
+            source=resource.source,
+        )
+
+    def _forget(self, declared: Iterable[ResourceKey]) -> None:
+        keep = set(declared)
+        for table in (self._memo, self._drift_since):
+            for key in [k for k in table if k not in keep]:
+                del table[key]
+
+    def _log_transitions(self, report: CycleReport) -> None:
+        current: dict[ResourceKey, Status] = {}
+        for status in report.statuses:
+            if status.status is Status.UNMANAGED:
+                continue
+            current[status.key] = status.status
+            before = self._previous.get(status.key)
+            fields = {
+                "resource": resource_fields(status.key),
+                "status": str(status.status),
+                "live_id": status.live_id,
+            }
+            if status.status is Status.UNKNOWN:
+                log.warning("resource unknown", extra={**fields, "reason": status.reason})
+            elif before is not status.status:
+                extra = {**fields, "previous": str(before) if before else None}
+                if status.status is Status.DRIFTED:
+                    extra["pointers"] = [c.pointer for c in status.changes]
+                log.info(f"resource {status.status}", extra=extra)
+        self._previous = current
+        log.info(
+            "cycle finished",
+            extra={
+                "revision": report.revision,
+                "seconds": round(report.finished_at - report.started_at, 3),
+                "complete": report.complete,
+                "counts": {s.value: report.count(s) for s in Status if report.count(s)},
+            },
+        )

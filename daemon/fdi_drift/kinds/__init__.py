@@ -1,0 +1,1 @@
+"""One module per managed kind: identity, server-owned paths, nested strings, write calls."""

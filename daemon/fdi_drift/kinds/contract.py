@@ -1,0 +1,89 @@
+"""What every managed kind provides: pure spec rules for desired state, and live reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fdi_drift.drift.document import DecodedDocument
+from fdi_drift.drift.model import JSONObject, JSONValue, Kind
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """Where a resource lives: a project, and for FDI kinds an instance inside it."""
+
+    project_id: str
+    instance_id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.instance_id}" if self.instance_id else self.project_id
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEntry:
+    """One live resource as a list answer shows it; `version` changes whenever it is modified."""
+
+    id: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDocument:
+    """One read of a live resource: a cheap digest now, the decoded document on demand.
+
+    Equal digests mean nothing a desired state can declare has changed, so a verdict reached
+    for one digest holds for the next read with the same digest without decoding again.
+    `decode` raises DocumentError when the resource's nested JSON is broken.
+    """
+
+    digest: str
+    decode: Callable[[], DecodedDocument]
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    """One thing wrong with a declared spec; `pointer` is relative to the file's root."""
+
+    pointer: str
+    message: str
+
+
+class KindSpec(Protocol):
+    """The offline half of a kind: validation, implied fields and normalization."""
+
+    kind: Kind
+    needs_instance: bool
+    default_ignore: tuple[str, ...]
+
+    def validate(self, name: str, spec: JSONObject) -> list[SpecProblem]:
+        """Problems with a declared spec (pointers start at /spec)."""
+        ...
+
+    def desired_document(self, name: str, spec: JSONObject) -> JSONObject:
+        """The document to compare with live: the spec plus implied fields, normalized."""
+        ...
+
+    def normalize_live(self, document: JSONValue) -> JSONValue:
+        """Live document in the form desired documents take (e.g. enum case)."""
+        ...
+
+    def export_spec(self, document: JSONValue) -> JSONObject:
+        """A desired spec that declares every writable field of a decoded live document."""
+        ...
+
+
+class KindDriver(Protocol):
+    """The online half of a kind: listing and reading live resources."""
+
+    kind: Kind
+
+    async def list(self, scope: Scope) -> list[LiveEntry]:
+        """Every live resource of this kind in the scope; raises rather than answer short."""
+        ...
+
+    async def read(self, scope: Scope, live_id: str) -> LiveDocument:
+        """One live resource."""
+        ...

@@ -1,0 +1,268 @@
+"""Tests for check cycles against the in-process emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fdi_drift.cloud.transports import in_process
+from fdi_drift.drift.model import ChangeOp, CycleReport, Kind, ResourceStatus, Status
+from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser
+from fdi_drift.exporter import export_resources
+from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds.contract import Scope
+from fdi_drift.service import Runtime
+from fdi_drift.settings import IamPasswordAuth
+from tests.conftest import (
+    API_TASK,
+    INSTANCE,
+    MYSQL_TASK,
+    PROJECT,
+    put_task,
+    seed_000_as_get,
+    seed_002,
+    settings_for,
+)
+
+RuntimeFactory = Callable[..., Runtime]
+
+
+async def exported(runtime: Runtime, desired: Path) -> None:
+    """Write desired state for every live task of the instance."""
+    await export_resources(
+        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
+    )
+
+
+async def cycle(runtime: Runtime) -> CycleReport:
+    assert await runtime.reload() is not None
+    report = await runtime.check()
+    assert report is not None
+    return report
+
+
+def by_id(report: CycleReport, task_id: str) -> ResourceStatus:
+    (found,) = [s for s in report.statuses if s.live_id == task_id]
+    return found
+
+
+def write(desired: Path, name: str, text: str) -> None:
+    (desired / name).write_text(text, encoding="utf-8")
+
+
+def declared(name: str, *, spec: str = "", extra: str = "", task_id: str = "") -> str:
+    ident = f"\n  id: {task_id}" if task_id else ""
+    return (
+        f"apiVersion: fdi-drift/v1\nkind: FdiTask\nmetadata:\n  name: {name}\n"
+        f"  project_id: {PROJECT}\n  instance_id: {INSTANCE}{ident}\n"
+        f"spec:\n  task:\n    task_type: TIMING\n{spec}{extra}"
+    )
+
+
+def set_page_size(document: dict[str, Any]) -> None:
+    source = document["task_detail"]["sourceSelectedDatasource"]
+    source["bodyRaw"] = '{"pageNum":"1","pageSize":"500"}'
+    document["task"]["description"] = "hand edit"
+
+
+async def test_export_then_check_is_in_sync(
+    make_runtime: RuntimeFactory, desired_dir: Path
+) -> None:
+    """Desired state written by export matches live exactly: every task is in sync."""
+    runtime = make_runtime()
+    await exported(runtime, desired_dir)
+    report = await cycle(runtime)
+    assert [s.status for s in report.statuses] == [Status.IN_SYNC, Status.IN_SYNC]
+    assert report.complete and not report.drifted
+
+
+async def test_edit_inside_nested_string_is_reported_by_pointer(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """A PUT that changes bodyRaw's pageSize and the description shows both exact pointers."""
+    runtime = make_runtime()
+    await exported(runtime, desired_dir)
+    await put_task(api, API_TASK, set_page_size)
+    report = await cycle(runtime)
+    drifted = by_id(report, API_TASK)
+    assert drifted.status is Status.DRIFTED
+    assert [(c.pointer, c.op, c.live, c.desired) for c in drifted.changes] == [
+        ("/task/description", ChangeOp.CHANGED, "hand edit", "mysql"),
+        ("/task_detail/sourceSelectedDatasource/bodyRaw/pageSize", ChangeOp.CHANGED, "500", "10"),
+    ]
+    assert by_id(report, MYSQL_TASK).status is Status.IN_SYNC
+    assert drifted.drift_since is not None
+
+
+async def test_ignore_rule_reaches_inside_nested_strings(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """An ignore pattern with ** silences a change inside bodyRaw, and only that change."""
+    runtime = make_runtime()
+    await exported(runtime, desired_dir)
+    path = desired_dir / PROJECT / INSTANCE / "fdi_task_v2mysql-tomysql.yaml"
+    path.write_text(path.read_text() + "ignore:\n  - /task_detail/**/pageSize\n")
+    await put_task(api, API_TASK, set_page_size)
+    drifted = by_id(await cycle(runtime), API_TASK)
+    assert [c.pointer for c in drifted.changes] == ["/task/description"]
+
+
+async def test_missing_unmanaged_and_declared_subset(
+    make_runtime: RuntimeFactory, desired_dir: Path
+) -> None:
+    """Undeclared live tasks are unmanaged; a declared task nobody has is missing."""
+    write(desired_dir, "a.yaml", declared("fdi_task_pzy4m5", spec="    description: nope\n"))
+    write(desired_dir, "b.yaml", declared("no-such-task"))
+    report = await cycle(make_runtime())
+    statuses = {s.key.name: s for s in report.statuses}
+    assert statuses["no-such-task"].status is Status.MISSING
+    assert statuses["fdi_task_v2mysql-tomysql"].status is Status.UNMANAGED
+    only = statuses["fdi_task_pzy4m5"]
+    assert only.status is Status.DRIFTED
+    assert [(c.pointer, c.op) for c in only.changes] == [("/task/description", ChangeOp.ABSENT)]
+
+
+async def test_failed_list_makes_everything_unknown_never_missing(
+    make_runtime: RuntimeFactory, desired_dir: Path, emulator: Emulator
+) -> None:
+    """When listing fails after retries, declared tasks are unknown and the cycle incomplete."""
+    runtime = make_runtime()
+    await exported(runtime, desired_dir)
+    emulator.faults.inject(method="GET", path=r".*/tasks", status=500, times=None)
+    report = await cycle(runtime)
+    assert {s.status for s in report.statuses} == {Status.UNKNOWN}
+    assert not report.complete
+    assert all("listing FdiTask" in s.reason and "500" in s.reason for s in report.statuses)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ({"status": 503, "times": None}, "503"),
+        ({"status": 200, "body": '{"task": {', "raw": True}, "not JSON"),
+        ({"status": 200, "body": {"task": {}, "task_detail": "not json {"}}, "task_detail"),
+        ({"status": 200, "body": {"task": {}}}, "task_detail"),
+    ],
+)
+async def test_failed_read_is_unknown_with_a_reason(
+    make_runtime: RuntimeFactory,
+    desired_dir: Path,
+    emulator: Emulator,
+    fault: dict[str, Any],
+    reason: str,
+) -> None:
+    """Every way a read can fail makes that task unknown (never in sync), the other untouched."""
+    runtime = make_runtime(request_timeout_seconds=0.2)
+    await exported(runtime, desired_dir)
+    emulator.faults.inject(method="GET", path=f".*/tasks/{API_TASK}", **fault)
+    report = await cycle(runtime)
+    failed = by_id(report, API_TASK)
+    assert failed.status is Status.UNKNOWN
+    assert reason in failed.reason
+    assert by_id(report, MYSQL_TASK).status is Status.IN_SYNC
+    assert report.complete
+
+
+async def test_unchanged_tasks_are_not_read_again(
+    make_runtime: RuntimeFactory, desired_dir: Path, emulator: Emulator, api: httpx.AsyncClient
+) -> None:
+    """A second cycle reads only what last_modified_time says changed; a full sweep reads all."""
+    runtime = make_runtime(full_sweep_every=3)
+    await exported(runtime, desired_dir)
+    await cycle(runtime)
+
+    def reads() -> list[str]:
+        seen = [r.path for r in emulator.requests if r.method == "GET" and "/tasks/" in r.path]
+        emulator.requests.clear()
+        return seen
+
+    reads()
+    second = await cycle(runtime)
+    assert reads() == []
+    assert {s.status for s in second.statuses} == {Status.IN_SYNC}
+    await put_task(api, API_TASK, set_page_size)
+    reads()
+    third = await cycle(runtime)
+    assert [p.rsplit("/", 1)[1] for p in reads()] == [API_TASK]
+    assert by_id(third, API_TASK).status is Status.DRIFTED
+    await cycle(runtime)  # the fourth cycle is a full sweep
+    assert sorted(p.rsplit("/", 1)[1] for p in reads()) == sorted([API_TASK, MYSQL_TASK])
+
+
+async def test_drift_since_holds_until_fixed(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """drift_since keeps the first time drift was seen and clears once the task is fixed."""
+    clock = iter(float(t) for t in range(1000, 2000))
+    runtime = make_runtime()
+    runtime.engine._clock = lambda: next(clock)
+    await exported(runtime, desired_dir)
+    await put_task(api, API_TASK, set_page_size)
+    first = by_id(await cycle(runtime), API_TASK).drift_since
+    await put_task(api, API_TASK, lambda d: d["task"].update(description="still wrong"))
+    assert by_id(await cycle(runtime), API_TASK).drift_since == first
+
+    def restore(document: dict[str, Any]) -> None:
+        document["task"]["description"] = "mysql"
+        source = document["task_detail"]["sourceSelectedDatasource"]
+        source["bodyRaw"] = '{"pageNum":"1","pageSize":"10"}'
+
+    await put_task(api, API_TASK, restore)
+    fixed = by_id(await cycle(runtime), API_TASK)
+    assert fixed.status is Status.IN_SYNC and fixed.drift_since is None
+
+
+async def test_bind_by_id_sees_a_rename_and_names_are_ambiguous(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """Bound by id, a renamed task drifts on task_name; by name, a vanished name is missing."""
+    write(desired_dir, "a.yaml", declared("fdi_task_pzy4m5", task_id=MYSQL_TASK))
+    write(desired_dir, "b.yaml", declared("fdi_task_v2mysql-tomysql"))
+    await put_task(api, MYSQL_TASK, lambda d: d["task"].update(task_name="renamed-task"))
+    await put_task(api, API_TASK, lambda d: d["task"].update(task_name="also-renamed"))
+    report = await cycle(make_runtime())
+    statuses = {s.key.name: s for s in report.statuses}
+    renamed = statuses["fdi_task_pzy4m5"]
+    assert renamed.status is Status.DRIFTED
+    assert [(c.pointer, c.live) for c in renamed.changes] == [("/task/task_name", "renamed-task")]
+    assert statuses["fdi_task_v2mysql-tomysql"].status is Status.MISSING
+    assert statuses["also-renamed"].status is Status.UNMANAGED
+
+
+async def test_iam_password_login_end_to_end(
+    emulator: Emulator, desired_dir: Path, tmp_path: Path
+) -> None:
+    """With iam_password auth the daemon logs in once at IAM and reads tasks with that token."""
+    emulated = Emulator(EmulatorConfig(users=(IamUser("acme", "drift-bot", "s3cr3t-pw"),)))
+    emulated.store.add_task(PROJECT, INSTANCE, seed_002())
+    emulated.store.add_task(PROJECT, INSTANCE, seed_000_as_get())
+    (tmp_path / "password").write_text("s3cr3t-pw\n")
+    auth = IamPasswordAuth("acme", "drift-bot", tmp_path / "password", PROJECT)
+    runtime = Runtime(settings_for(desired_dir, auth=auth), transport=in_process(emulated))
+    await exported(runtime, desired_dir)
+    report = await cycle(runtime)
+    await runtime.aclose()
+    assert {s.status for s in report.statuses} == {Status.IN_SYNC}
+    logins = [r for r in emulated.requests if r.path == "/v3/auth/tokens"]
+    assert len(logins) == 1 and logins[0].status == 201
+    assert b"s3cr3t-pw" not in logins[0].body  # the emulator's log masks it, as ours must
+
+
+async def test_wrong_iam_password_is_unknown_with_iam_reason(
+    emulator: Emulator, desired_dir: Path, tmp_path: Path
+) -> None:
+    """A rejected login makes every resource unknown with IAM's reason, never the password."""
+    emulated = Emulator(EmulatorConfig(users=(IamUser("acme", "drift-bot", "right"),)))
+    (tmp_path / "password").write_text("wrong-pw")
+    (desired_dir / "a.yaml").write_text(declared("fdi_task_pzy4m5"))
+    auth = IamPasswordAuth("acme", "drift-bot", tmp_path / "password", PROJECT)
+    runtime = Runtime(settings_for(desired_dir, auth=auth), transport=in_process(emulated))
+    report = await cycle(runtime)
+    await runtime.aclose()
+    (only,) = report.statuses
+    assert only.status is Status.UNKNOWN
+    assert "401" in only.reason and "wrong-pw" not in only.reason
