@@ -146,6 +146,7 @@ async def test_failed_list_makes_everything_unknown_never_missing(
         ({"status": 200, "body": '{"task": {', "raw": True}, "not JSON"),
         ({"status": 200, "body": {"task": {}, "task_detail": "not json {"}}, "task_detail"),
         ({"status": 200, "body": {"task": {}}}, "task_detail"),
+        ({"status": 200, "body": {"task": {}, "task_detail": "[1, 2]"}}, "not an object"),
     ],
 )
 async def test_failed_read_is_unknown_with_a_reason(

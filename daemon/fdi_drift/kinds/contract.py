@@ -36,10 +36,14 @@ class LiveDocument:
 
     Equal digests mean nothing a desired state can declare has changed, so a verdict reached
     for one digest holds for the next read with the same digest without decoding again.
-    `decode` raises DocumentError when the resource's nested JSON is broken.
+    `parse` gives what comparing needs: the top level decoded, deeper JSON strings left as they
+    are (the normalizer decodes those only where desired declares a container). `decode` gives
+    everything decoded, with the original texts, for export and writes. Both raise
+    DocumentError when the resource's JSON is broken.
     """
 
     digest: str
+    parse: Callable[[], JSONValue]
     decode: Callable[[], DecodedDocument]
 
 

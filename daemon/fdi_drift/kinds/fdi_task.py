@@ -14,6 +14,7 @@ from typing import cast
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode, parse_json
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
+from fdi_drift.errors import DocumentError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem
 
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,99}")
@@ -176,16 +177,26 @@ def live_task(answer: JSONObject, *, what: str) -> LiveDocument:
     writable = {key: task[key] for key in WRITABLE_TASK_FIELDS if key in task}
     digest = hashlib.blake2b(canonical_bytes(writable), digest_size=16)
     digest.update(text.encode())
-    return LiveDocument(digest.hexdigest(), lambda: decode_task(answer, what=what))
+    return LiveDocument(
+        digest.hexdigest(),
+        parse=lambda: {"task": task, "task_detail": _parse_detail(text, what)},
+        decode=lambda: decode_task(answer, what=what),
+    )
 
 
 def decode_task(answer: JSONObject, *, what: str) -> DecodedDocument:
     """Decode a GET answer: `task_detail` must be JSON text; strings inside it decode too."""
-    text = answer["task_detail"]
-    assert isinstance(text, str)  # the client checked the shape
-    detail = decode(parse_json(text, what=f"{what}: task_detail"), what=f"{what}: task_detail")
+    text = cast(str, answer["task_detail"])  # the client checked the shape
+    detail = decode(_parse_detail(text, what), what=f"{what}: task_detail")
     encoded: dict[Path, str] = {("task_detail",): text}
     encoded.update({("task_detail", *path): original for path, original in detail.encoded.items()})
     return DecodedDocument(
         value={"task": answer["task"], "task_detail": detail.value}, encoded=encoded
     )
+
+
+def _parse_detail(text: str, what: str) -> JSONObject:
+    detail = parse_json(text, what=f"{what}: task_detail")
+    if not isinstance(detail, dict):
+        raise DocumentError(f"{what}: task_detail is {type(detail).__name__} JSON, not an object")
+    return detail
