@@ -19,8 +19,8 @@ from typing import Any, cast
 import yaml
 
 from fdi_drift.drift.differ import PreparedDesired, prepare_desired
+from fdi_drift.drift.ignore import compile_ignore
 from fdi_drift.drift.model import JSONObject, Kind, ResourceKey
-from fdi_drift.drift.normalizer import compile_ignore
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope

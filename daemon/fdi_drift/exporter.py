@@ -19,8 +19,8 @@ import yaml
 
 from fdi_drift.desired_state import API_VERSION, parse_resource_text
 from fdi_drift.drift.document import is_masked
+from fdi_drift.drift.ignore import compile_ignore, prune
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
-from fdi_drift.drift.normalizer import compile_ignore, prune
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Scope
 

@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 
 from fdi_drift.drift.differ import REDACTED, Match, diff, match, prepare_desired
 from fdi_drift.drift.document import canonical_bytes, decode_text, encode, fingerprint
+from fdi_drift.drift.ignore import compile_ignore, prune
 from fdi_drift.drift.model import ChangeOp, FieldChange
 from fdi_drift.drift.normalizer import (
-    compile_ignore,
     project,
-    prune,
     remove_paths,
     strip_secret_refs,
 )

@@ -11,12 +11,11 @@ from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
 from fdi_drift.drift.document import canonical_bytes, fingerprint, format_pointer
+from fdi_drift.drift.ignore import IgnoreRules, prune
 from fdi_drift.drift.model import ChangeOp, FieldChange, JSONValue, Path
 from fdi_drift.drift.normalizer import (
-    IgnoreRules,
     project,
     project_value,
-    prune,
     prune_unshaped,
     remove_paths,
     strip_secret_refs,

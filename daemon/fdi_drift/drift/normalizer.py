@@ -1,4 +1,4 @@
-"""Normalization before comparing: ignore rules, secret references, projection onto desired.
+"""Normalization before comparing: secret references, removals, projection onto desired.
 
 Removing a list item would shift every later item and pair it with the wrong desired item, so
 wherever these functions drop a list item they leave None in its place instead; dict keys are
@@ -8,195 +8,18 @@ deleted. Results share unchanged subtrees with their input: treat both as read-o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import cast
 
 import orjson
 
 from fdi_drift.drift.document import is_masked
+from fdi_drift.drift.ignore import REMOVED, IgnoreRules, prune
 from fdi_drift.drift.model import JSONValue, Path
 from fdi_drift.errors import DocumentError
 
 _OPENERS = ("{", "[")
 _SPECIAL_CHARS = frozenset("*{[")  # first characters of strings that may be masked or JSON
-_ANY_ONE = "*"
-_ANY_DEPTH = "**"
-_DEAD = -1  # the automaton state below which nothing can match any more
-
-
-@dataclass(frozen=True, slots=True)
-class IgnoreRules:
-    """JSON pointer patterns naming paths to leave out of comparisons.
-
-    A `*` segment matches exactly one segment, a `**` segment any number (zero included), so
-    "/a/**" matches "/a" itself. List indexes match as decimal strings. A pattern names exactly
-    the paths it matches; pruning a path removes everything under it too.
-    """
-
-    patterns: tuple[str, ...]
-    _automaton: _Automaton = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        segments = tuple(_parse_pattern(p, "ignore") for p in self.patterns)
-        object.__setattr__(self, "_automaton", _Automaton(segments))
-
-    def matches(self, path: Path) -> bool:
-        """Whether `path` is exactly one of the paths the patterns name."""
-        return self._automaton.accepts(self._automaton.run(path))
-
-
-class _Automaton:
-    """All patterns as one deterministic automaton over path segments, built up front.
-
-    A state stands for the (pattern, position) pairs still alive. A segment either equals one
-    of the literal segments alive in a state or it does not, so each state needs one edge per
-    such literal plus one for everything else: the table is small and never changes, which
-    makes it safe to share between threads and costs one dict lookup per key walked.
-    """
-
-    __slots__ = ("accepting", "literal", "other")
-
-    def __init__(self, patterns: tuple[tuple[str, ...], ...]) -> None:
-        self.literal: list[dict[str, int]] = []
-        self.other: list[int] = []
-        self.accepting: list[bool] = []
-        ids: dict[frozenset[tuple[int, int]], int] = {}
-        states: list[frozenset[tuple[int, int]]] = []
-
-        def intern(alive: set[tuple[int, int]]) -> int:
-            pending = list(alive)
-            while pending:  # a `**` may also match nothing: add the positions after it
-                index, position = pending.pop()
-                pattern = patterns[index]
-                if position < len(pattern) and pattern[position] == _ANY_DEPTH:
-                    skipped = (index, position + 1)
-                    if skipped not in alive:
-                        alive.add(skipped)
-                        pending.append(skipped)
-            if not alive:
-                return _DEAD
-            key = frozenset(alive)
-            if key not in ids:
-                ids[key] = len(states)
-                states.append(key)
-            return ids[key]
-
-        def move(state: frozenset[tuple[int, int]], segment: str | None) -> set[tuple[int, int]]:
-            alive: set[tuple[int, int]] = set()
-            for index, position in state:
-                pattern = patterns[index]
-                if position < len(pattern):
-                    token = pattern[position]
-                    if token == _ANY_DEPTH:
-                        alive.add((index, position))
-                    elif token in (_ANY_ONE, segment):
-                        alive.add((index, position + 1))
-            return alive
-
-        intern({(i, 0) for i in range(len(patterns))})
-        done = 0
-        while done < len(states):  # states grows while it is walked
-            state = states[done]
-            literals = {
-                patterns[i][pos]
-                for i, pos in state
-                if pos < len(patterns[i]) and patterns[i][pos] not in (_ANY_ONE, _ANY_DEPTH)
-            }
-            self.literal.append({lit: intern(move(state, lit)) for lit in literals})
-            self.other.append(intern(move(state, None)))
-            self.accepting.append(any(pos == len(patterns[i]) for i, pos in state))
-            done += 1
-        if not states:  # no patterns at all: the start state is already dead
-            self.literal.append({})
-            self.other.append(_DEAD)
-            self.accepting.append(False)
-
-    def run(self, path: Path) -> int:
-        """The state after walking `path` from the root."""
-        state = 0
-        for part in path:
-            segment = str(part)
-            state = self.literal[state].get(segment, self.other[state])
-            if state == _DEAD:
-                break
-        return state
-
-    def accepts(self, state: int) -> bool:
-        return state != _DEAD and self.accepting[state]
-
-
-def compile_ignore(patterns: Iterable[str], *, where: str = "ignore") -> IgnoreRules:
-    """Validate and compile ignore patterns; errors name `where` and the pattern."""
-    checked = tuple(patterns)
-    for pattern in checked:
-        _parse_pattern(pattern, where)
-    return IgnoreRules(checked)
-
-
-def _parse_pattern(pattern: object, where: str) -> tuple[str, ...]:
-    def bad(reason: str) -> DocumentError:
-        return DocumentError(f"{where}: ignore pattern {pattern!r}: {reason}")
-
-    if not isinstance(pattern, str):
-        raise bad("not a string")
-    if not pattern.startswith("/"):
-        raise bad("must start with '/'")
-    segments = pattern[1:].split("/")
-    for segment in segments:
-        if "**" in segment and segment != _ANY_DEPTH:
-            raise bad("'**' must be a whole segment")
-        tilde = segment.find("~")
-        while tilde != -1:
-            if segment[tilde + 1 : tilde + 2] not in ("0", "1"):
-                raise bad("'~' must be followed by '0' or '1'")
-            tilde = segment.find("~", tilde + 2)
-    return tuple(s.replace("~1", "/").replace("~0", "~") for s in segments)
-
-
-def prune(value: JSONValue, rules: IgnoreRules) -> JSONValue:
-    """`value` without the paths `rules` match (never the root itself)."""
-    if not rules.patterns:
-        return value
-    return _prune(value, rules._automaton, 0)
-
-
-def _prune(node: JSONValue, automaton: _Automaton, state: int) -> JSONValue:
-    edges, other, accepting = automaton.literal[state], automaton.other[state], automaton.accepting
-    if type(node) is dict:
-        out: dict[str, JSONValue] | None = None
-        for key, item in node.items():
-            following = edges.get(key, other)
-            if following == _DEAD:
-                continue
-            if accepting[following]:
-                if out is None:
-                    out = dict(node)
-                del out[key]
-                continue
-            if type(item) is dict or type(item) is list:
-                new = _prune(item, automaton, following)
-                if new is not item:
-                    if out is None:
-                        out = dict(node)
-                    out[key] = new
-        return node if out is None else out
-    if type(node) is list:
-        items: list[JSONValue] | None = None
-        for index, item in enumerate(node):
-            following = edges.get(str(index), other)
-            if following == _DEAD:
-                continue
-            if accepting[following]:
-                new = None
-            elif type(item) is dict or type(item) is list:
-                new = _prune(item, automaton, following)
-            else:
-                continue
-            if new is not item:
-                if items is None:
-                    items = list(node)
-                items[index] = new
-        return node if items is None else items
-    return node
 
 
 def remove_paths(value: JSONValue, paths: Iterable[Path]) -> JSONValue:
@@ -484,21 +307,16 @@ def prune_unshaped(projection: Projection, rules: IgnoreRules) -> JSONValue:
     value = projection.value
     if not rules.patterns or not projection.unshaped:
         return value
-    automaton = rules._automaton
     if () in projection.unshaped:
-        return _prune(value, automaton, 0)
+        return prune(value, rules)
     changes: list[tuple[Path, _Change]] = []
     for path in projection.unshaped:
-        state = automaton.run(path)
-        if state == _DEAD:
-            continue
-        if automaton.accepting[state]:
-            changes.append((path, _REMOVE))
-            continue
         node = _get(value, path)
-        pruned = _prune(node, automaton, state)
-        if pruned is not node:
-            changes.append((path, _Change(pruned)))
+        pruned = rules.prune_at(node, path)
+        if pruned is REMOVED:
+            changes.append((path, _REMOVE))
+        elif pruned is not node:
+            changes.append((path, _Change(cast(JSONValue, pruned))))
     return _rebuild(value, changes) if changes else value
 
 
