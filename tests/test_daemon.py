@@ -107,6 +107,12 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=DEADLINE)
 
 
+def export(config: Path) -> subprocess.CompletedProcess[str]:
+    """`fdi-drift export` of the emulated instance into the configuration's desired state."""
+    out = config.parent / "desired"
+    return cli("export", "-c", str(config), "--out", str(out), "--scope", f"{PROJECT}/{INSTANCE}")
+
+
 def put(emulator_url: str, task_id: str, description: str) -> None:
     """Change a task's description through the emulator's PUT, as a person would."""
     base = f"{emulator_url}/v2/{PROJECT}/fdi/instances/{INSTANCE}/tasks/{task_id}"
@@ -140,26 +146,10 @@ def samples(url: str, name: str) -> dict[str, float]:
 
 def test_export_check_and_exit_codes(config: Path, emulator_url: str, tmp_path: Path) -> None:
     """export writes files, check exits 0 on them, 2 after a PUT, and names the field in JSON."""
-    exported = cli(
-        "export",
-        "-c",
-        str(config),
-        "--out",
-        str(tmp_path / "desired"),
-        "--scope",
-        f"{PROJECT}/{INSTANCE}",
-    )
+    exported = export(config)
     assert exported.returncode == 0, exported.stderr
     assert "2 files written" in exported.stdout
-    again = cli(
-        "export",
-        "-c",
-        str(config),
-        "--out",
-        str(tmp_path / "desired"),
-        "--scope",
-        f"{PROJECT}/{INSTANCE}",
-    )
+    again = export(config)
     assert again.returncode == 1 and "pass --force" in again.stderr
     clean = cli("check", "-c", str(config))
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -209,18 +199,7 @@ def test_validate_reports_every_problem(tmp_path: Path) -> None:
 @pytest.fixture
 def daemon(config: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`fdi-drift run` as a subprocess; yields its URL once /readyz answers 200."""
-    assert (
-        cli(
-            "export",
-            "-c",
-            str(config),
-            "--out",
-            str(tmp_path / "desired"),
-            "--scope",
-            f"{PROJECT}/{INSTANCE}",
-        ).returncode
-        == 0
-    )
+    assert export(config).returncode == 0
     port = config.read_text().rsplit(":", 1)[1].strip()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "daemon.log").open("w")
