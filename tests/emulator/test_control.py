@@ -106,3 +106,16 @@ async def test_unknown_control_route_answers_404(control: httpx.AsyncClient) -> 
     """An unknown control path answers 404 and is not mistaken for an API route."""
     assert (await control.get("/_emulator/nothing")).status_code == 404
     assert (await control.get("/_emulator/requests")).json() == []
+
+
+async def test_fighting_switch(
+    emulator: Emulator, client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    """PUT /_emulator/fighting turns the undoing writer on and off; bad bodies are 400."""
+    assert (await control.put("/_emulator/fighting", json={"enabled": True})).json() == {
+        "enabled": True
+    }
+    assert emulator.store.fighting
+    assert (await control.put("/_emulator/fighting", json={"enabled": "yes"})).status_code == 400
+    assert (await control.put("/_emulator/fighting", json={"enabled": False})).status_code == 200
+    assert not emulator.store.fighting

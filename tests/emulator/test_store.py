@@ -84,3 +84,33 @@ def test_set_status_changes_only_the_status() -> None:
     after = store.set_status(PROJECT, INSTANCE, ORDERS, TaskStatus.RUNNING)
     assert after.status is TaskStatus.RUNNING
     assert {**after.task, "status": "stop"} == dict(before.task)
+
+
+def test_fighting_writer_undoes_an_update_at_the_next_list() -> None:
+    """With fighting on, an update holds until the instance is listed, then is undone."""
+    clock = FakeClock()
+    store = TaskStore(clock)
+    before = store.add_task(PROJECT, INSTANCE, sample_body(ORDERS))
+    store.fighting = True
+    updated = store.update(PROJECT, INSTANCE, ORDERS, an_update())
+    assert store.get(PROJECT, INSTANCE, ORDERS) == updated  # the writer's read-back sees it
+    clock.advance(1)
+    assert store.fight_back(PROJECT, INSTANCE) == 1
+    undone = store.get(PROJECT, INSTANCE, ORDERS)
+    assert undone is not None
+    assert undone.task_detail == before.task_detail
+    assert {k: v for k, v in undone.task.items() if k != "last_modified_date"} == {
+        k: v for k, v in before.task.items() if k != "last_modified_date"
+    }
+    assert undone.last_modified_date > updated.last_modified_date
+    assert undone.revision == updated.revision + 1
+    assert store.fight_back(PROJECT, INSTANCE) == 0  # once per update
+
+
+def test_no_fighting_by_default() -> None:
+    """Without fighting, listing leaves updates in place."""
+    store = TaskStore(FakeClock())
+    store.add_task(PROJECT, INSTANCE, sample_body(ORDERS))
+    updated = store.update(PROJECT, INSTANCE, ORDERS, an_update())
+    assert store.fight_back(PROJECT, INSTANCE) == 0
+    assert store.get(PROJECT, INSTANCE, ORDERS) == updated

@@ -66,6 +66,7 @@ class EmulatorConfig:
     fail_rate: float = 0.0  # share of API requests answered 500 (random)
     throttle_rate: float = 0.0  # share answered 429 with Retry-After
     random_seed: int | None = None  # makes the random faults repeatable
+    fighting: bool = False  # another writer undoes every update (store.py)
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -96,7 +97,8 @@ class Emulator:
             clock=clock,
         )
         self._fdi = FdiApi(self.store)
-        self._control = ControlApi(self.requests, self.faults)
+        self._control = ControlApi(self.requests, self.faults, self.store)
+        self.store.fighting = config.fighting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

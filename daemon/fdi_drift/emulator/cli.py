@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--random-seed", type=int, default=None, metavar="N", help="repeatable random faults"
     )
+    parser.add_argument(
+        "--fighting",
+        action="store_true",
+        help="another writer undoes every update when the instance is next listed",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 fail_rate=args.fail_rate,
                 throttle_rate=args.throttle_rate,
                 random_seed=args.random_seed,
+                fighting=args.fighting,
             )
         )
     except (SeedError, ValueError) as exc:

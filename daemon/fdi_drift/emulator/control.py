@@ -10,6 +10,7 @@ neither recorded nor subject to faults or latency.
                                  body, raw, headers, times, delay_ms (see faults.py); unknown
                                  keys are refused with 400 so that a typo cannot go unnoticed
     DELETE /_emulator/faults     forget every planned fault (204)
+    PUT    /_emulator/fighting   {"enabled": bool}: another writer undoes every update (store.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 from fdi_drift.emulator.faults import UNSET, Fault, FaultInjector
 from fdi_drift.emulator.recording import RecordedRequest
 from fdi_drift.emulator.replies import Reply, json_reply
+from fdi_drift.emulator.store import TaskStore
 
 PREFIX = "/_emulator/"
 _FAULT_KEYS = frozenset({"method", "path", "status", "body", "raw", "headers", "times", "delay_ms"})
@@ -31,9 +33,12 @@ T = TypeVar("T")
 class ControlApi:
     """Answers `/_emulator/...` from the emulator's request log and fault injector."""
 
-    def __init__(self, requests: list[RecordedRequest], faults: FaultInjector) -> None:
+    def __init__(
+        self, requests: list[RecordedRequest], faults: FaultInjector, store: TaskStore
+    ) -> None:
         self._requests = requests
         self._faults = faults
+        self._store = store
 
     def handle(self, method: str, path: str, body: bytes) -> Reply:
         """Answer one control request."""
@@ -50,6 +55,8 @@ class ControlApi:
         if route == ("DELETE", "faults"):
             self._faults.clear()
             return Reply(204, b"")
+        if route == ("PUT", "fighting"):
+            return self._fighting(body)
         return _error(404, f"no control route {method} {path}")
 
     def _inject(self, body: bytes) -> Reply:
@@ -76,6 +83,20 @@ class ControlApi:
         except ValueError as exc:
             return _error(400, str(exc))
         return json_reply(201, {"id": fault.id})
+
+    def _fighting(self, body: bytes) -> Reply:
+        try:
+            spec = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            spec = None
+        if (
+            not isinstance(spec, dict)
+            or set(spec) != {"enabled"}
+            or type(spec["enabled"]) is not bool
+        ):
+            return _error(400, 'the body must be {"enabled": true|false}')
+        self._store.fighting = spec["enabled"]
+        return json_reply(200, {"enabled": self._store.fighting})
 
 
 def _typed(spec: Mapping[str, object], key: str, kind: type[T], default: T) -> T:

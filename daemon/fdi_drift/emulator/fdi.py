@@ -89,6 +89,7 @@ class FdiApi:
             query = parse_query(params)
         except FieldError as exc:
             return invalid_parameter(exc.field, exc.problem)
+        self._store.fight_back(project_id, instance_id)
         matching = [t for t in self._store.tasks(project_id, instance_id) if _matches(t, query)]
         page = matching[query.offset : query.offset + query.limit]
         return json_reply(

@@ -14,6 +14,10 @@ Behaviour the public pages leave open, as the emulator chooses it:
 - Each task has a `revision`, 1 when added and + 1 on every update; the task list shows it
   as `version`.
 - `add_task` with the id of a task the instance already holds replaces that task.
+- With `fighting` on, another writer undoes every update: when the instance is next listed,
+  the task gets back the fields and task_detail it had before the update, as a person or a
+  second controller would write them (a new `last_modified_date`, revision + 1). The undo waits
+  for the next list so that the writer's own read-back still sees its update.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ class TaskStore:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._tasks: dict[tuple[str, str], dict[str, StoredTask]] = {}
+        self.fighting = False
+        self._undo: dict[tuple[str, str], dict[str, StoredTask]] = {}
 
     def add_task(
         self, project_id: str, instance_id: str, response_body: Mapping[str, object]
@@ -140,13 +146,26 @@ class TaskStore:
                 task.pop(key, None)
             else:
                 task[key] = value
+        updated = self._modified(current, task, update.task_detail)
+        self._tasks[(project_id, instance_id)][task_id] = updated
+        if self.fighting:
+            self._undo.setdefault((project_id, instance_id), {}).setdefault(task_id, current)
+        return updated
+
+    def fight_back(self, project_id: str, instance_id: str) -> int:
+        """Undo the instance's updates since it was last listed (with `fighting` on)."""
+        undone = self._undo.pop((project_id, instance_id), {})
+        held = self._tasks.get((project_id, instance_id), {})
+        for task_id, before in undone.items():
+            current = held.get(task_id)
+            if current is not None:
+                held[task_id] = self._modified(current, dict(before.task), before.task_detail)
+        return len(undone)
+
+    def _modified(self, current: StoredTask, task: dict[str, object], detail: str) -> StoredTask:
         now_ms = int(self._clock() * 1000)
         task["last_modified_date"] = max(now_ms, current.last_modified_date + 1)
-        updated = replace(
-            current, task=task, task_detail=update.task_detail, revision=current.revision + 1
-        )
-        self._tasks[(project_id, instance_id)][task_id] = updated
-        return updated
+        return replace(current, task=task, task_detail=detail, revision=current.revision + 1)
 
     def set_status(
         self, project_id: str, instance_id: str, task_id: str, status: TaskStatus
