@@ -5,6 +5,9 @@
     ├── DesiredStateError           a desired-state tree is invalid (carries every problem)
     ├── DocumentError               a document is not the JSON it should be (names what, where)
     ├── InvalidIdentifierError      an id failed the allowlist before it could enter a URL path
+    ├── SecretError                 a secretRef cannot be resolved (names it, never its value)
+    ├── InvalidWriteError           a write the service would refuse; nothing was sent
+    ├── AuditError                  the audit log cannot be read or written, so nothing is sent
     └── CloudError                  a cloud API call failed; carries the request, never secrets
         ├── TransportError          connection failure or timeout, after retries
         ├── AuthError               credentials missing, unreadable or rejected (401/403, IAM login)
@@ -43,6 +46,18 @@ class DocumentError(FdiDriftError):
 
 class InvalidIdentifierError(FdiDriftError):
     """An id failed the allowlist, so no request was made with it."""
+
+
+class SecretError(FdiDriftError):
+    """A secret reference cannot be resolved."""
+
+
+class InvalidWriteError(FdiDriftError):
+    """A planned write breaks the service's field rules, so it was not sent."""
+
+
+class AuditError(FdiDriftError):
+    """The audit log cannot be read or written; without it, no write may happen."""
 
 
 class CloudError(FdiDriftError):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-import orjson
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
@@ -20,15 +17,7 @@ from fdi_drift.drift.normalizer import (
     remove_paths,
     strip_secret_refs,
 )
-
-REDACTED = "<redacted>"
-
-# Matched inside keys once "_", "-" and case are gone, so db_password and privateKey count.
-_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "privatekey", "accesskey")
-# Too short to match inside other words ("task", "mask"), so only as a whole word of the key.
-_SECRET_TOKENS = frozenset({"sk", "ak"})
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD_BREAK = re.compile(r"[^a-z0-9]+")
+from fdi_drift.drift.redaction import REDACTED, holds_secret, looks_secret
 
 _CHANGE_OPS = {
     "values_changed": ChangeOp.CHANGED,
@@ -115,7 +104,7 @@ def diff(m: Match) -> tuple[FieldChange, ...]:
             continue
         for level in levels:
             path: Path = tuple(level.path(output_format="list"))
-            secret_path = any(type(part) is str and _looks_secret(part) for part in path)
+            secret_path = any(type(part) is str and looks_secret(part) for part in path)
             changes.append(
                 FieldChange(
                     pointer=format_pointer(path),
@@ -131,30 +120,6 @@ def diff(m: Match) -> tuple[FieldChange, ...]:
 def _shown(value: object, secret_path: bool) -> JSONValue:
     if isinstance(value, NotPresent):
         return None
-    if secret_path or _holds_secret(value):
+    if secret_path or holds_secret(value):
         return REDACTED
     return value  # type: ignore[return-value]
-
-
-def _holds_secret(value: object) -> bool:
-    if isinstance(value, dict):
-        return any(_looks_secret(k) or _holds_secret(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_secret(item) for item in value)
-    if isinstance(value, str) and value.startswith(("{", "[")):
-        # JSON text that was not decoded (desired did not declare inside it) may carry keys.
-        try:
-            return _holds_secret(orjson.loads(value))
-        except orjson.JSONDecodeError:
-            return False
-    return False
-
-
-@lru_cache(maxsize=4096)
-def _looks_secret(key: str) -> bool:
-    """Whether a key names something that may hold a credential."""
-    squashed = key.lower().replace("_", "").replace("-", "")
-    if any(word in squashed for word in _SECRET_WORDS):
-        return True
-    words = _WORD_BREAK.split(_CAMEL_HUMP.sub("_", key).lower())
-    return not _SECRET_TOKENS.isdisjoint(words)

@@ -1,0 +1,54 @@
+"""Secret references resolved for writes: `{secretRef: NAME/KEY}` from a directory or variables.
+
+A mounted Kubernetes Secret named NAME shows up as DIR/NAME/KEY (one file per key); without a
+file, the environment variable FDI_DRIFT_SECRET_<NAME>_<KEY> (upper case, every other character
+as `_`) is used. Values are read when a write needs them, so a rotated secret is picked up
+without a restart, and they are never logged: errors name the reference, not the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from fdi_drift.errors import SecretError
+from fdi_drift.settings import SECRET_ENV_PREFIX
+
+_REFERENCE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def env_name(reference: str) -> str:
+    """The environment variable that may hold a reference's value."""
+    return SECRET_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", reference.upper().replace("/", "_", 1))
+
+
+class SecretResolver:
+    """Resolves `NAME/KEY` references; the first source that has one wins (file, then variable)."""
+
+    def __init__(self, directory: Path | None, environ: Mapping[str, str]) -> None:
+        self._directory = directory
+        self._environ = environ  # the FDI_DRIFT_SECRET_* variables settings captured
+
+    def __repr__(self) -> str:
+        return f"SecretResolver(directory={self._directory!s}, variables={len(self._environ)})"
+
+    def __call__(self, reference: str) -> str:
+        matched = _REFERENCE.fullmatch(reference)
+        if matched is None:
+            raise SecretError(f"secretRef {reference!r} is not NAME/KEY")
+        if self._directory is not None:
+            path = self._directory / matched.group(1) / matched.group(2)
+            try:
+                return path.read_text(encoding="utf-8").rstrip("\n")
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise SecretError(
+                    f"secretRef {reference}: cannot read {path}: {error.strerror}"
+                ) from None
+        variable = env_name(reference)
+        if variable in self._environ:
+            return self._environ[variable]
+        where = f"{self._directory}/{reference} or " if self._directory else ""
+        raise SecretError(f"secretRef {reference} is not available (looked for {where}${variable})")
