@@ -21,6 +21,9 @@ from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
 
+# Fixtures that start the emulator (and name its configuration) as real processes.
+pytest_plugins = ["tests.processes"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = "c53626012ba84727b938ca8bf03108ef"
 INSTANCE = "fae7ff6c-8e07-4cf8-9e67-589cab2f017c"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_daemon import DEADLINE, free_port, samples, wait_for
+from tests.processes import DEADLINE, free_port, samples, wait_for
 
 ROOT = Path(__file__).parents[1]
 NODES_TASK = "15366328208d4d77b76532fe9f4006a6"
@@ -32,6 +32,9 @@ def test_demo_reports_the_pointer_inside_the_nested_string() -> None:
     )
     assert "~ /task/description:" in result.stdout
     assert "3 in sync" in result.stdout
+    plan = result.stdout[result.stdout.index("reconcile --apply` would send") :]
+    assert "PUT /v2/c53626012ba84727b938ca8bf03108ef/fdi/instances/" in plan
+    assert f"/tasks/{NODES_TASK}" in plan and "Plan: 1 to update." in plan
 
 
 def test_demo_serve_keeps_the_daemon_up() -> None:

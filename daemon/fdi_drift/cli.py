@@ -15,14 +15,15 @@ from pathlib import Path
 
 from fdi_drift import logs
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import Kind
+from fdi_drift.drift.model import Kind, Status
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.exporter import export_resources
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.plan import plan_exit_code, plan_to_json, render_plan
 from fdi_drift.service import Runtime, package_version, run_daemon
-from fdi_drift.settings import Settings, load_settings
+from fdi_drift.settings import ReconcileMode, Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -57,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="FDI instance to export (repeatable; default: every instance the desired state names)",
     )
     export.add_argument("--force", action="store_true", help="replace files that exist")
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="plan corrections, or send them with --apply (exit 0 nothing to do or all applied, "
+        "2 changes pending, 1 error)",
+    )
+    _config_argument(reconcile)
+    reconcile.add_argument(
+        "--apply", action="store_true", help="send the requests (default: only print them)"
+    )
+    reconcile.add_argument("--output", choices=("text", "json"), default="text")
+    reconcile.add_argument(
+        "--full", action="store_true", help="print long request bodies whole, not shortened"
+    )
 
     validate = commands.add_parser(
         "validate", help="validate a desired-state tree offline (exit 0 valid, 1 invalid)"
@@ -123,6 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_check(settings, args.output, args.show_in_sync))
     if args.command == "export":
         return asyncio.run(_export(settings, args.out, args.scope, args.force))
+    if args.command == "reconcile":
+        return asyncio.run(_reconcile(settings, args.apply, args.output, args.full))
     raise AssertionError(args.command)
 
 
@@ -135,10 +152,11 @@ def _validate(directory: Path) -> int:
 async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
     runtime = Runtime(settings)
     try:
-        runtime.tree = runtime.loader.load()
-        report = await runtime.engine.run_cycle(runtime.tree)
+        await runtime.reload(strict=True)
+        report = await runtime.check()
     finally:
         await runtime.aclose()
+    assert report is not None  # reload(strict=True) left a tree in force
     if output == "json":
         body = {**report_to_json(report), "credentials": runtime.credentials}
         print(json.dumps(body, indent=2, ensure_ascii=False))
@@ -147,6 +165,32 @@ async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
         if any(s.reason.startswith(("read failed", "listing")) for s in report.statuses):
             print(f"Credentials in use: {runtime.credentials}.")
     return exit_code(report)
+
+
+async def _reconcile(settings: Settings, apply: bool, output: str, full: bool) -> int:
+    runtime = Runtime(settings)
+    try:
+        for intent in runtime.unfinished_writes():
+            print(
+                f"warning: audit record {intent.get('id')} has no outcome: a write to "
+                f"{intent.get('resource')} may or may not have happened; check it by hand",
+                file=sys.stderr,
+            )
+        await runtime.reload(strict=True)  # an invalid tree raises: nothing is planned from it
+        # By hand, the command is the authorisation: it plans and applies as `auto`, while each
+        # resource's own policy and every rail still hold.
+        outcome = await runtime.cycle(mode=ReconcileMode.AUTO, write=apply)
+    finally:
+        await runtime.aclose()
+    assert outcome is not None  # reload(strict=True) left a tree in force
+    report, corrections = outcome
+    if output == "json":
+        body = {**report_to_json(report), "corrections": plan_to_json(corrections)}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(render_plan(corrections, applying=apply, full=full), end="")
+    unknown = any(s.status is Status.UNKNOWN for s in report.statuses)
+    return EXIT_ERROR if unknown else plan_exit_code(corrections)
 
 
 async def _export(settings: Settings, out: Path, scopes: list[str], force: bool) -> int:

@@ -18,8 +18,15 @@ from fdi_drift.cloud.payloads import TaskBasicRequestBody, UpdateTaskBody
 from fdi_drift.cloud.transports import in_process
 from fdi_drift.drift.report import render_text
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
+from fdi_drift.plan import render_plan
 from fdi_drift.service import Runtime, run_daemon
-from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
+from fdi_drift.settings import (
+    Endpoints,
+    ReconcileMode,
+    ReconcileSettings,
+    Settings,
+    TokenEnvAuth,
+)
 
 SAMPLES = Path(emulator_package.__file__).parent / "samples"
 PROJECT_ID = "c53626012ba84727b938ca8bf03108ef"
@@ -58,6 +65,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         jitter_seconds=0.0,
         listen_host="127.0.0.1",
         listen_port=port,
+        reconcile=ReconcileSettings(mode=ReconcileMode.DRY_RUN),
     )
     runtime = Runtime(settings, transport=transport)
     try:
@@ -68,9 +76,12 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
             print("error: the desired state is invalid; run `fdi-drift validate`", file=sys.stderr)
             return 1
         print(f"Checking them against {desired_root}/ ...\n")
-        report = await runtime.check()
-        assert report is not None
+        outcome = await runtime.cycle(mode=ReconcileMode.DRY_RUN, write=False)
+        assert outcome is not None
+        report, corrections = outcome
         print(render_text(report), end="")
+        print("\nWhat `fdi-drift reconcile --apply` would send to correct it (dry run):\n")
+        print(render_plan(corrections, applying=False, hints=False), end="")
         if not serve_after:
             print(
                 "\nNext: `fdi-drift demo --serve` keeps the daemon running with metrics;"

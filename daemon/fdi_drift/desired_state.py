@@ -24,7 +24,7 @@ from fdi_drift.drift.model import JSONObject, Kind, ResourceKey
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
-from fdi_drift.settings import ReconcileMode
+from fdi_drift.settings import ReconcileMode, RunningPolicy
 
 API_VERSION = "fdi-drift/v1"
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "policy", "ignore")
@@ -60,6 +60,7 @@ class DesiredResource:
     prepared: PreparedDesired
     reconcile: ReconcileMode | None
     ignore: tuple[str, ...]
+    running: RunningPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +213,23 @@ def _build(
         found.extend((p.pointer, p.message) for p in spec_rules.validate(name, spec))
     policy = raw.get("policy", {})
     reconcile: ReconcileMode | None = None
+    running: RunningPolicy | None = None
     if not isinstance(policy, dict):
         found.append(("/policy", "must be a mapping"))
     else:
         for key in policy:
-            if key != "reconcile":
-                found.append((f"/policy/{key}", "unknown field (known: reconcile)"))
+            if key not in ("reconcile", "running"):
+                found.append((f"/policy/{key}", "unknown field (known: reconcile, running)"))
         if "reconcile" in policy:
             try:
                 reconcile = ReconcileMode(policy["reconcile"])
             except ValueError:
                 found.append(("/policy/reconcile", "must be observe, dry-run or auto"))
+        if "running" in policy:
+            try:
+                running = RunningPolicy(policy["running"])
+            except ValueError:
+                found.append(("/policy/running", "must be skip or stop-update-start"))
     ignore = raw.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
         found.append(("/ignore", "must be a list of JSON pointer patterns"))
@@ -248,6 +255,7 @@ def _build(
             prepared=prepare_desired(document, rules),
             reconcile=reconcile,
             ignore=tuple(ignore),
+            running=running,
         ),
         [],
     )

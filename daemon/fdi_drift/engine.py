@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import Match, diff, match
@@ -44,17 +44,6 @@ class _Memo:
     digest: str  # the live document's digest when last judged
     fingerprint: str  # the desired document's fingerprint when last judged
     status: ResourceStatus
-
-
-def resource_fields(key: ResourceKey) -> dict[str, Any]:
-    """The identity every log event about a resource carries."""
-    return {
-        "kind": str(key.kind),
-        "project_id": key.project_id,
-        "instance_id": key.instance_id,
-        "name": key.name,
-        "id": key.id,
-    }
 
 
 class Engine:
@@ -183,7 +172,9 @@ class Engine:
         memo = self._memo.get(resource.key)
         if memo is not None and (memo.digest, memo.fingerprint) == (live.digest, fingerprint):
             judged = memo.status
-            status = self._status(resource, judged.status, judged.reason, entry.id, judged.changes)
+            status = self._status(
+                resource, judged.status, judged.reason, entry.id, judged.changes, live.digest
+            )
         else:
             try:
                 document = live.decode()
@@ -191,10 +182,10 @@ class Engine:
                 return self._status(resource, Status.UNKNOWN, f"read failed: {error}", entry.id)
             result = match(resource.prepared, self._specs[kind].normalize_live(document.value))
             if result.in_sync:
-                status = self._status(resource, Status.IN_SYNC, "", entry.id)
+                status = self._status(resource, Status.IN_SYNC, "", entry.id, (), live.digest)
             else:
                 changes = await self._offload(diff, result)
-                status = self._status(resource, Status.DRIFTED, "", entry.id, changes)
+                status = self._status(resource, Status.DRIFTED, "", entry.id, changes, live.digest)
         self._memo[resource.key] = _Memo(entry.id, entry.version, live.digest, fingerprint, status)
         return status
 
@@ -205,6 +196,7 @@ class Engine:
         reason: str,
         live_id: str = "",
         changes: tuple[FieldChange, ...] = (),
+        fingerprint: str = "",
     ) -> ResourceStatus:
         key = resource.key
         since: float | None = None
@@ -222,6 +214,7 @@ class Engine:
             changes=changes,
             drift_since=since,
             source=resource.source,
+            fingerprint=fingerprint,
         )
 
     def _forget(self, declared: Iterable[ResourceKey]) -> None:
@@ -238,7 +231,7 @@ class Engine:
             current[status.key] = status.status
             before = self._previous.get(status.key)
             fields = {
-                "resource": resource_fields(status.key),
+                "resource": status.key.fields(),
                 "status": str(status.status),
                 "live_id": status.live_id,
             }

@@ -14,9 +14,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from fdi_drift.drift.model import CycleReport, Kind, Status
+from fdi_drift.drift.model import CycleReport, Kind, ReconcileResult, Status
 
 RESOURCE_LABELS = ["kind", "project_id", "instance_id", "resource", "name"]
+_DRIFT = frozenset({Status.DRIFTED, Status.BLOCKED})  # blocked is drift that waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,11 @@ class _SnapshotCollector(Collector):
             "When the current drift was first seen",
             labels=RESOURCE_LABELS,
         )
+        blocked = GaugeMetricFamily(
+            "fdi_drift_resource_blocked",
+            "1 when drift is held back by a reconcile rail, labelled with the rail",
+            labels=[*RESOURCE_LABELS, "reason"],
+        )
         totals = GaugeMetricFamily(
             "fdi_drift_resources", "Resources by kind and status", labels=["kind", "status"]
         )
@@ -73,7 +79,9 @@ class _SnapshotCollector(Collector):
                     item.live_id or key.id,
                     key.name,
                 ]
-                drifted.add_metric(labels, 1.0 if item.status is Status.DRIFTED else 0.0)
+                drifted.add_metric(labels, 1.0 if item.status in _DRIFT else 0.0)
+                if item.block is not None:
+                    blocked.add_metric([*labels, item.block.value], 1.0)
                 fields.add_metric(labels, float(len(item.changes)))
                 for value in Status:
                     if value is not Status.UNMANAGED:
@@ -84,7 +92,7 @@ class _SnapshotCollector(Collector):
                     since.add_metric(labels, item.drift_since)
             for (kind, value), count in counts.items():
                 totals.add_metric([kind.value, value.value], float(count))
-        yield from (drifted, fields, status, since, totals)
+        yield from (drifted, fields, status, since, blocked, totals)
 
 
 class DaemonMetrics:
@@ -136,6 +144,11 @@ class DaemonMetrics:
             ["revision"],
             registry=registry,
         )
+        self.unfinished_writes = Gauge(
+            "fdi_drift_audit_unfinished_writes",
+            "Audited writes with an intent but no outcome (the process stopped mid-write)",
+            registry=registry,
+        )
         build = Gauge("fdi_drift_build_info", "Build information", ["version"], registry=registry)
         build.labels(version=version).set(1)
 
@@ -150,6 +163,14 @@ class DaemonMetrics:
         self.cycle_duration.observe(max(0.0, report.finished_at - report.started_at))
         if report.complete:
             self.last_success.set(report.finished_at)
+
+    def observe_reconcile(self, kind: Kind, result: ReconcileResult) -> None:
+        """Count one reconcile attempt (the reconciler's observer)."""
+        self.reconcile.labels(kind=kind.value, result=result.value).inc()
+
+    def observe_unfinished_writes(self, count: int) -> None:
+        """Publish how many audited writes have an intent but no outcome."""
+        self.unfinished_writes.set(count)
 
     def observe_desired_state(self, health: DesiredStateHealth) -> None:
         """Publish the outcome of a desired-state load."""

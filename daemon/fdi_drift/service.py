@@ -14,7 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.auth import FileToken, StaticToken, TokenAuth, TokenSource
 from fdi_drift.cloud.client import ApiClient, ResponseObserver, RetryPolicy
 from fdi_drift.cloud.fdi import FdiClient
@@ -22,14 +24,17 @@ from fdi_drift.cloud.iam import IamPasswordToken
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind
 from fdi_drift.engine import Engine
-from fdi_drift.errors import AuthError, DesiredStateError
+from fdi_drift.errors import AuthError, ConfigError, DesiredStateError
 from fdi_drift.kinds.catalog import SPECS, build_drivers
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
+from fdi_drift.reconciler import Correction, Rails, Reconciler
+from fdi_drift.secrets import SecretResolver
 from fdi_drift.server import DaemonState, create_app
 from fdi_drift.settings import (
     AuthSettings,
     IamPasswordAuth,
+    ReconcileMode,
     Settings,
     TokenEnvAuth,
     TokenFileAuth,
@@ -148,14 +153,38 @@ class Runtime:
             clock=clock,
         )
         self.loader = DesiredStateLoader(settings.desired_state)
+        self.audit = AuditLog(settings.audit_log, clock=clock)
+        rails = settings.reconcile
+        self.reconciler = Reconciler(
+            self.drivers,
+            SPECS,
+            self.audit,
+            Rails(
+                mode=rails.mode,
+                suspended=rails.suspended,
+                max_writes_per_cycle=rails.max_writes_per_cycle,
+                running=rails.running,
+                backoff_base_seconds=rails.backoff_base_seconds,
+                backoff_max_seconds=rails.backoff_max_seconds,
+            ),
+            resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
+            in_window=reconcile_windows(rails.windows),
+            observe=self.metrics.observe_reconcile,
+            clock=clock,
+        )
         self.state = DaemonState()
         self.tree: DesiredTree | None = None
 
-    async def reload(self) -> DesiredTree | None:
-        """Load the desired tree; an invalid one is reported and the last good one stays."""
+    async def reload(self, *, strict: bool = False) -> DesiredTree | None:
+        """Load the desired tree; an invalid one is reported and the last good one stays.
+
+        With `strict` (one-shot commands, which have no last good tree) it raises instead.
+        """
         try:
             tree = await asyncio.to_thread(self.loader.load)
         except DesiredStateError as error:
+            if strict:
+                raise
             revision = self.tree.revision if self.tree else ""
             health = DesiredStateHealth(valid=False, revision=revision, error=str(error))
             self.state.health, self.state.problems = health, error.problems
@@ -177,19 +206,103 @@ class Runtime:
         return tree
 
     async def check(self) -> CycleReport | None:
-        """One cycle over the tree in force (None when no valid tree was ever loaded)."""
+        """One check over the tree in force (None when no valid tree was ever loaded)."""
         if self.tree is None:
             log.warning("no valid desired state yet; skipping the cycle")
             return None
         report = await self.engine.run_cycle(self.tree)
+        self._publish(report)
+        return report
+
+    async def cycle(
+        self, *, mode: ReconcileMode | None = None, write: bool = True
+    ) -> tuple[CycleReport, list[Correction]] | None:
+        """One check, then reconciling what the modes allow (the daemon's scheduled job)."""
+        if self.tree is None:
+            log.warning("no valid desired state yet; skipping the cycle")
+            return None
+        report = await self.engine.run_cycle(self.tree)
+        valid = self.state.health is not None and self.state.health.valid
+        reconciled, corrections = await self.reconciler.run(
+            self.tree, report, tree_valid=valid, mode=mode, write=write
+        )
+        self._publish(reconciled)
+        return reconciled, corrections
+
+    def _publish(self, report: CycleReport) -> None:
         self.metrics.observe_cycle(report)
         self.state.report = report
-        return report
+
+    def unfinished_writes(self) -> list[dict[str, object]]:
+        """Audited writes whose outcome was never recorded; each is logged as an error."""
+        unfinished = self.audit.unfinished()
+        self.metrics.observe_unfinished_writes(len(unfinished))
+        for intent in unfinished:
+            log.error(
+                "a write was started but its outcome never recorded; check the resource by hand",
+                extra={"audit_id": intent.get("id"), "resource": intent.get("resource")},
+            )
+        return unfinished
 
     async def aclose(self) -> None:
         await self._fdi_api.aclose()
         if isinstance(self._token_source, IamPasswordToken):
             await self._token_source.aclose()
+
+
+def reconcile_windows(expressions: tuple[str, ...]) -> Callable[[datetime], bool]:
+    """Whether a moment falls in a minute one of the cron expressions (UTC) names; none: always."""
+    triggers = []
+    for index, text in enumerate(expressions):
+        try:
+            fields = text.split()
+            if len(fields) != 5:
+                raise ValueError("a cron expression has 5 fields: minute hour day month weekday")
+            minute, hour, day, month, weekday = fields
+            triggers.append(
+                CronTrigger(
+                    minute=minute,
+                    hour=hour,
+                    day=day,
+                    month=month,
+                    day_of_week=_cron_weekdays(weekday),
+                    timezone=UTC,
+                )
+            )
+        except ValueError as error:
+            raise ConfigError(f"reconcile.windows[{index}]: {text!r}: {error}") from None
+    if not triggers:
+        return lambda moment: True
+
+    def inside(moment: datetime) -> bool:
+        minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
+        return any(t.get_next_fire_time(None, minute) == minute for t in triggers)
+
+    return inside
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _cron_weekdays(field: str) -> str:
+    """A cron weekday field (0 or 7 Sunday) as day names: APScheduler 3 counts from Monday."""
+    if field == "*" or not any(c.isdigit() for c in field):
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if span == "*":
+            low, high = 0, 6
+        elif "-" in span:
+            start, _, end = span.partition("-")
+            low, high = int(start), int(end)
+        else:
+            low = high = int(span)
+        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high and step >= 1):
+            raise ValueError(f"weekday {part!r} is not 0-7 (0 and 7 are Sunday)")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
 
 
 class _Server(uvicorn.Server):
@@ -214,9 +327,10 @@ async def run_daemon(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     await runtime.reload()
+    runtime.unfinished_writes()
     scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
     scheduler.add_job(
-        _guarded(runtime.check, "cycle"),
+        _guarded(runtime.cycle, "cycle"),
         "interval",
         seconds=settings.interval_seconds,
         jitter=settings.jitter_seconds or None,

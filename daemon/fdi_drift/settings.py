@@ -21,6 +21,18 @@ import yaml
 from fdi_drift.errors import ConfigError
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SECRET_ENV_PREFIX = "FDI_DRIFT_SECRET_"  # noqa: S105 - a variable name prefix
+_RECONCILE_KEYS = frozenset(
+    {
+        "mode",
+        "suspended",
+        "max_writes_per_cycle",
+        "windows",
+        "running",
+        "backoff_base_seconds",
+        "backoff_max_seconds",
+    }
+)
 DEFAULT_TOKEN_ENV = "FDI_DRIFT_TOKEN"  # noqa: S105 - a variable name
 
 
@@ -30,6 +42,24 @@ class ReconcileMode(StrEnum):
     OBSERVE = "observe"
     DRY_RUN = "dry-run"
     AUTO = "auto"
+
+    @property
+    def rank(self) -> int:
+        return _MODE_RANK[self]
+
+    def at_most(self, other: ReconcileMode | None) -> ReconcileMode:
+        """The more restrictive of the two (None leaves this one)."""
+        return self if other is None or self.rank <= other.rank else other
+
+
+_MODE_RANK = {ReconcileMode.OBSERVE: 0, ReconcileMode.DRY_RUN: 1, ReconcileMode.AUTO: 2}
+
+
+class RunningPolicy(StrEnum):
+    """What to do with drift on a task that is running."""
+
+    SKIP = "skip"  # leave it blocked until someone stops the task
+    STOP_UPDATE_START = "stop-update-start"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +113,12 @@ class ReconcileSettings:
     """Global reconcile policy."""
 
     mode: ReconcileMode = ReconcileMode.OBSERVE
+    suspended: bool = False  # the big red switch: no writes at all, whatever else says
     max_writes_per_cycle: int = 5
-    windows: tuple[str, ...] = ()
+    windows: tuple[str, ...] = ()  # cron expressions (UTC); writes only in a matching minute
+    running: RunningPolicy = RunningPolicy.SKIP
+    backoff_base_seconds: float = 60.0
+    backoff_max_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +140,9 @@ class Settings:
     retry_base_delay_seconds: float = 0.5
     ca_bundle: Path | None = None
     reconcile: ReconcileSettings = ReconcileSettings()
+    audit_log: Path = Path("fdi-drift-audit.jsonl")
+    secrets_dir: Path | None = None
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     listen_host: str = "0.0.0.0"  # noqa: S104 - a daemon in a pod listens on all interfaces
     listen_port: int = 9108
     log_level: str = "INFO"
@@ -128,6 +165,8 @@ _TOP_KEYS = frozenset(
         "retry_base_delay_seconds",
         "ca_bundle",
         "reconcile",
+        "audit_log",
+        "secrets_dir",
         "listen",
         "log_level",
     }
@@ -181,9 +220,7 @@ def settings_from_mapping(
     )
     host, port = reader.listen(data)
     reconcile_raw = reader.mapping(data, "reconcile")
-    reader.reject_unknown(
-        reconcile_raw, frozenset({"mode", "max_writes_per_cycle", "windows"}), "reconcile."
-    )
+    reader.reject_unknown(reconcile_raw, _RECONCILE_KEYS, "reconcile.")
     mode_text = reader.string(reconcile_raw, "mode", "observe", "reconcile.")
     try:
         mode = ReconcileMode(mode_text)
@@ -192,6 +229,14 @@ def settings_from_mapping(
     windows = reconcile_raw.get("windows", [])
     if not isinstance(windows, list) or not all(isinstance(w, str) for w in windows):
         raise reader.error("reconcile.windows", "must be a list of cron expressions")
+    try:
+        running = RunningPolicy(reconcile_raw.get("running", "skip"))
+    except ValueError:
+        raise reader.error("reconcile.running", "must be skip or stop-update-start") from None
+    suspended = reconcile_raw.get("suspended", False)
+    if not isinstance(suspended, bool):
+        raise reader.error("reconcile.suspended", "must be true or false")
+    secrets_dir = data.get("secrets_dir")
     log_level = reader.string(data, "log_level", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise reader.error("log_level", "must be DEBUG, INFO, WARNING or ERROR")
@@ -213,6 +258,14 @@ def settings_from_mapping(
         ca_bundle=None if ca_bundle is None else reader.path(ca_bundle, "ca_bundle"),
         reconcile=ReconcileSettings(
             mode=mode,
+            suspended=suspended,
+            running=running,
+            backoff_base_seconds=reader.number(
+                reconcile_raw, "backoff_base_seconds", 60.0, minimum=0.0, prefix="reconcile."
+            ),
+            backoff_max_seconds=reader.number(
+                reconcile_raw, "backoff_max_seconds", 3600.0, minimum=0.0, prefix="reconcile."
+            ),
             max_writes_per_cycle=int(
                 reader.number(
                     reconcile_raw, "max_writes_per_cycle", 5, minimum=0, prefix="reconcile."
@@ -220,6 +273,9 @@ def settings_from_mapping(
             ),
             windows=tuple(windows),
         ),
+        audit_log=reader.path(data.get("audit_log", "fdi-drift-audit.jsonl"), "audit_log"),
+        secrets_dir=None if secrets_dir is None else reader.path(secrets_dir, "secrets_dir"),
+        secret_env={k: v for k, v in environ.items() if k.startswith(SECRET_ENV_PREFIX)},
         listen_host=host,
         listen_port=port,
         log_level=log_level,

@@ -34,7 +34,7 @@ class FdiClient:
 
         Decoding `task_detail` is the caller's business (a non-JSON one is a DocumentError).
         """
-        path = f"{_tasks_path(project_id, instance_id)}/{check_id('task_id', task_id)}"
+        path = task_path(project_id, instance_id, task_id)
         answer = await self._api.request("GET", path)
         problem = ""
         if not isinstance(answer, dict):
@@ -75,8 +75,15 @@ class FdiClient:
         self, project_id: str, instance_id: str, task_id: str, body: UpdateTaskBody
     ) -> None:
         """Replace a common task's `task` and `task_detail` (the service answers `null`)."""
-        path = f"{_tasks_path(project_id, instance_id)}/{check_id('task_id', task_id)}"
-        await self._api.request("PUT", path, json=body)
+        await self._api.request("PUT", task_path(project_id, instance_id, task_id), json=body)
+
+    async def stop_task(self, project_id: str, instance_id: str, task_id: str) -> None:
+        """Stop a running task (`POST .../terminate`)."""
+        await self._api.request("POST", f"{task_path(project_id, instance_id, task_id)}/terminate")
+
+    async def start_task(self, project_id: str, instance_id: str, task_id: str) -> None:
+        """Start a task (`POST .../run`)."""
+        await self._api.request("POST", f"{task_path(project_id, instance_id, task_id)}/run")
 
     async def _list_once(
         self, path: str, label: str, limit: int
@@ -161,3 +168,8 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def task_path(project_id: str, instance_id: str, task_id: str) -> str:
+    """The path of one common task, every id checked."""
+    return f"{_tasks_path(project_id, instance_id)}/{check_id('task_id', task_id)}"

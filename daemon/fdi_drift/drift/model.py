@@ -33,6 +33,31 @@ class Status(StrEnum):
     BLOCKED = "blocked"
 
 
+class BlockReason(StrEnum):
+    """Why drift that reconciling would fix is not being fixed now (a metric label: keep small)."""
+
+    SUSPENDED = "suspended"
+    DESIRED_STATE_INVALID = "desired_state_invalid"
+    OUTSIDE_WINDOW = "outside_window"
+    WRITE_LIMIT = "write_limit"
+    BACKOFF = "backoff"
+    FIGHTING = "fighting"
+    RUNNING = "running"
+    SECRET_UNAVAILABLE = "secret_unavailable"  # noqa: S105 - a reason, not a secret
+
+
+class ReconcileResult(StrEnum):
+    """What one reconcile attempt came to (a metric label: keep small)."""
+
+    APPLIED = "applied"  # written, read back, in sync
+    PLANNED = "planned"  # dry-run: the exact requests were logged, nothing sent
+    FAILED = "failed"  # the service refused a request or could not be reached
+    VERIFY_FAILED = "verify_failed"  # written, but the read-back still differs
+    STALE = "stale"  # live changed between the diff and the write: nothing sent
+    BLOCKED = "blocked"  # a rail held it back
+    INVALID = "invalid"  # the request would break the service's rules: nothing sent
+
+
 class ChangeOp(StrEnum):
     """How live differs from desired at one pointer."""
 
@@ -65,6 +90,16 @@ class ResourceKey:
         scope = "/".join(part for part in (self.project_id, self.instance_id) if part)
         return f"{self.kind}/{scope}/{self.name}"
 
+    def fields(self) -> dict[str, str]:
+        """The identity as log and audit records carry it."""
+        return {
+            "kind": self.kind.value,
+            "project_id": self.project_id,
+            "instance_id": self.instance_id,
+            "name": self.name,
+            "id": self.id,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceStatus:
@@ -77,6 +112,8 @@ class ResourceStatus:
     changes: tuple[FieldChange, ...] = ()
     drift_since: float | None = None
     source: str = ""  # the desired-state file, relative to the tree's root
+    fingerprint: str = ""  # the live digest this status was judged on
+    block: BlockReason | None = None  # with status BLOCKED
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,12 @@ def _resource_lines(status: ResourceStatus) -> Iterator[str]:
         yield f"  desired: {status.source}"
     if status.reason:
         yield f"  reason: {status.reason}"
-    for change in status.changes:
+    yield from change_lines(status.changes)
+
+
+def change_lines(changes: tuple[FieldChange, ...]) -> Iterator[str]:
+    """One line per field change, indented for a resource block."""
+    for change in changes:
         yield from _change_lines(change)
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fdi_drift.drift.document import DecodedDocument
+from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
+from fdi_drift.drift.overlay import Resolve
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -48,6 +50,19 @@ class LiveDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class Write:
+    """One request of a correction: a kind's action, the exact body, and the body as shown.
+
+    `shown` is `body` with every resolved secret replaced: it is what plans, logs and the
+    audit log carry. `body` is sent and never printed.
+    """
+
+    action: str
+    body: JSONValue
+    shown: JSONValue
+
+
+@dataclass(frozen=True, slots=True)
 class SpecProblem:
     """One thing wrong with a declared spec; `pointer` is relative to the file's root."""
 
@@ -78,6 +93,24 @@ class KindSpec(Protocol):
         """A desired spec that declares every writable field of a decoded live document."""
         ...
 
+    def plan(
+        self, desired: JSONObject, live: DecodedDocument, ignore: IgnoreRules, resolve: Resolve
+    ) -> list[Write]:
+        """The writes that make `live` hold `desired`, undeclared fields kept as live has them.
+
+        Raises InvalidWriteError (naming the field) when the service would refuse a request,
+        SecretError when a secret reference cannot be resolved.
+        """
+        ...
+
+    def is_running(self, live: JSONValue) -> bool:
+        """Whether the resource refuses updates until it is stopped."""
+        ...
+
+    def restart(self) -> tuple[Write, Write] | None:
+        """The stop and start writes that let a running resource be updated, if any."""
+        ...
+
 
 class KindDriver(Protocol):
     """The online half of a kind: listing and reading live resources."""
@@ -90,4 +123,12 @@ class KindDriver(Protocol):
 
     async def read(self, scope: Scope, live_id: str) -> LiveDocument:
         """One live resource."""
+        ...
+
+    def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
+        """How a write goes on the wire: "PUT /v2/.../tasks/ID"."""
+        ...
+
+    async def send(self, scope: Scope, live_id: str, write: Write) -> None:
+        """Send one write; raises CloudError when the service refuses it."""
         ...

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import cast
 
-from fdi_drift.cloud.fdi import FdiClient
-from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode, parse_json
+from fdi_drift.cloud.fdi import FdiClient, task_path
+from fdi_drift.cloud.payloads import UpdateTaskBody
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode, encode, parse_json
+from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
-from fdi_drift.errors import DocumentError
-from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem
+from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.errors import DocumentError, InvalidWriteError
+from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
 
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,99}")
 TASK_TAG = re.compile(r"[A-Za-z0-9_-]{4,64}")
@@ -106,12 +110,71 @@ class FdiTaskSpec:
             return {**document, "task": task}
         return document
 
+    def plan(
+        self, desired: JSONObject, live: DecodedDocument, ignore: IgnoreRules, resolve: Resolve
+    ) -> list[Write]:
+        laid = overlay(live.value, desired, ignore, resolve)
+        sent = _update_body(laid.sent, live.encoded)
+        problems = update_body_problems(sent)
+        if problems:
+            raise InvalidWriteError("; ".join(problems))
+        return [Write("update", sent, _update_body(laid.shown, live.encoded))]
+
+    def is_running(self, live: JSONValue) -> bool:
+        task = live.get("task") if isinstance(live, dict) else None
+        return isinstance(task, dict) and task.get("status") == "running"
+
+    def restart(self) -> tuple[Write, Write] | None:
+        return Write("stop", None, None), Write("start", None, None)
+
     def export_spec(self, document: JSONValue) -> JSONObject:
         live = cast(JSONObject, self.normalize_live(document))
         task = cast(JSONObject, live.get("task", {}))
         spec_task: JSONObject = {k: task[k] for k in WRITABLE_TASK_FIELDS if k in task}
         spec_task.pop("task_name", None)  # implied by metadata.name
         return {"task": spec_task, "task_detail": live.get("task_detail", {})}
+
+
+def _update_body(document: JSONValue, encoded: Mapping[Path, str]) -> JSONObject:
+    """The PUT body of seed 000 from a decoded task document: nested strings encoded again."""
+    encoded_document = cast(JSONObject, encode(document, encoded))
+    task = cast(JSONObject, encoded_document.get("task", {}))
+    body_task: JSONObject = {k: task[k] for k in WRITABLE_TASK_FIELDS if task.get(k) is not None}
+    if isinstance(body_task.get("task_type"), str):
+        body_task["task_type"] = cast(str, body_task["task_type"]).upper()
+    return {"task": body_task, "task_detail": encoded_document.get("task_detail")}
+
+
+def update_body_problems(body: JSONObject) -> list[str]:
+    """Seed 000's rules for an update body, each broken one named by its field."""
+    problems: list[str] = []
+    task = body.get("task")
+    if not isinstance(task, dict):
+        return ["task: must be an object"]
+    for field in ("task_name", "task_type", "source_datasource_id", "target_datasource_id"):
+        if not isinstance(task.get(field), str):
+            problems.append(f"task.{field}: required")
+    name = task.get("task_name")
+    if isinstance(name, str) and not TASK_NAME.fullmatch(name):
+        problems.append("task.task_name: 3-100 letters, digits, '.', '_' or '-'")
+    if isinstance(task.get("task_type"), str) and task["task_type"] not in TASK_TYPES:
+        problems.append("task.task_type: must be REALTIME or TIMING")
+    for field in ("source_datasource_id", "target_datasource_id"):
+        value = task.get(field)
+        if isinstance(value, str) and not 1 <= len(value) <= 64:
+            problems.append(f"task.{field}: 1-64 characters")
+    description = task.get("description")
+    if description is not None and (
+        not isinstance(description, str) or not 1 <= len(description) <= 1024
+    ):
+        problems.append("task.description: 1-1024 characters")
+    tag = task.get("task_tag")
+    if tag is not None and (not isinstance(tag, str) or not TASK_TAG.fullmatch(tag)):
+        problems.append("task.task_tag: 4-64 letters, digits, '-' or '_'")
+    detail = body.get("task_detail")
+    if not isinstance(detail, str) or not 1 <= len(detail) <= 2**31 - 1:
+        problems.append("task_detail: must be a JSON document encoded as a string")
+    return problems
 
 
 def _validate_task(name: str, task: JSONObject) -> list[SpecProblem]:
@@ -168,6 +231,25 @@ class FdiTaskDriver:
     async def read(self, scope: Scope, live_id: str) -> LiveDocument:
         answer = await self._client.get_task(scope.project_id, scope.instance_id, live_id)
         return live_task(cast(JSONObject, answer), what=f"task {live_id}")
+
+    def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
+        path = task_path(scope.project_id, scope.instance_id, live_id)
+        return {
+            "update": f"PUT {path}",
+            "stop": f"POST {path}/terminate",
+            "start": f"POST {path}/run",
+        }[write.action]
+
+    async def send(self, scope: Scope, live_id: str, write: Write) -> None:
+        ids = (scope.project_id, scope.instance_id, live_id)
+        if write.action == "update":
+            await self._client.update_task(*ids, cast(UpdateTaskBody, write.body))
+        elif write.action == "stop":
+            await self._client.stop_task(*ids)
+        elif write.action == "start":
+            await self._client.start_task(*ids)
+        else:
+            raise InvalidWriteError(f"FdiTask has no write action {write.action!r}")
 
 
 def live_task(answer: JSONObject, *, what: str) -> LiveDocument:

@@ -1,0 +1,326 @@
+"""Correcting drift under rails: plan, and where allowed, write, verify and audit.
+
+For each drifted resource whose effective mode allows it (the global mode, made more
+restrictive by the resource's policy, never less), in this order:
+
+1. rails that need no read: suspended, desired tree invalid, backoff after a failed write,
+   outside every window, already tried for this (desired revision, live digest): `fighting`,
+   the per-cycle write cap;
+2. a fresh read; a digest other than the one the drift was found on means live changed since
+   the diff: nothing is sent (`stale`), the next cycle looks again;
+3. the kind plans the writes (desired overlaid on live, nested strings encoded exactly) and
+   checks them against the service's rules; a running resource is `blocked` unless its policy
+   is stop-update-start;
+4. dry-run logs the exact requests; auto writes the intent to the audit log, sends, reads back,
+   compares, and completes the audit record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from fdi_drift.audit import AuditLog
+from fdi_drift.desired_state import DesiredResource, DesiredTree
+from fdi_drift.drift.differ import match
+from fdi_drift.drift.document import DecodedDocument, encode
+from fdi_drift.drift.model import (
+    BlockReason,
+    CycleReport,
+    JSONValue,
+    Kind,
+    ReconcileResult,
+    ResourceKey,
+    ResourceStatus,
+    Status,
+)
+from fdi_drift.drift.overlay import Resolve
+from fdi_drift.drift.redaction import redact
+from fdi_drift.errors import CloudError, FdiDriftError, InvalidWriteError, SecretError
+from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
+from fdi_drift.settings import ReconcileMode, RunningPolicy
+
+log = logging.getLogger(__name__)
+
+ResultObserver = Callable[[Kind, ReconcileResult], None]
+_REMEMBERED_ATTEMPTS = 16  # per resource; enough to recognise a fight, small enough to forget
+
+
+@dataclass(frozen=True, slots=True)
+class Rails:
+    """The global limits every write passes through."""
+
+    mode: ReconcileMode = ReconcileMode.OBSERVE
+    suspended: bool = False
+    max_writes_per_cycle: int = 5
+    running: RunningPolicy = RunningPolicy.SKIP
+    backoff_base_seconds: float = 60.0
+    backoff_max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One request of a correction as people read it: the line and the body shown."""
+
+    line: str
+    body: JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """What reconciling did, or would do, for one drifted resource."""
+
+    status: ResourceStatus  # the resource's status afterwards
+    mode: ReconcileMode
+    result: ReconcileResult
+    detail: str = ""
+    requests: tuple[PlannedRequest, ...] = ()
+    audit_id: str = ""
+
+
+@dataclass(slots=True)
+class _History:
+    failures: int = 0
+    retry_at: float = 0.0
+    attempts: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Reconciler:
+    """Plans and applies corrections; remembers attempts and failures between cycles."""
+
+    def __init__(
+        self,
+        drivers: Mapping[Kind, KindDriver],
+        specs: Mapping[Kind, KindSpec],
+        audit: AuditLog,
+        rails: Rails,
+        *,
+        resolve: Resolve,
+        in_window: Callable[[datetime], bool] = lambda now: True,
+        observe: ResultObserver = lambda kind, result: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._drivers = drivers
+        self._specs = specs
+        self._audit = audit
+        self._rails = rails
+        self._resolve = resolve
+        self._in_window = in_window
+        self._observe = observe
+        self._clock = clock
+        self._history: dict[ResourceKey, _History] = {}
+
+    async def run(
+        self,
+        tree: DesiredTree,
+        report: CycleReport,
+        *,
+        tree_valid: bool = True,
+        mode: ReconcileMode | None = None,
+        write: bool = True,
+    ) -> tuple[CycleReport, list[Correction]]:
+        """Reconcile a cycle's drifted resources; returns the report with statuses updated.
+
+        `mode` overrides the global mode (the command line plans and applies as `auto`);
+        with `write` False nothing is ever sent, whatever the modes say.
+        """
+        declared = {resource.key: resource for resource in tree.resources}
+        ceiling = mode or self._rails.mode
+        writes = 0
+        corrections: list[Correction] = []
+        statuses: list[ResourceStatus] = []
+        for status in report.statuses:
+            resource = declared.get(status.key)
+            effective = ceiling.at_most(resource.reconcile if resource else None)
+            if status.status is not Status.DRIFTED or resource is None:
+                statuses.append(status)
+                continue
+            if effective is ReconcileMode.OBSERVE:
+                statuses.append(status)
+                continue
+            sending = write and effective is ReconcileMode.AUTO
+            correction = await self._correct(
+                resource, status, effective, tree.revision, tree_valid, sending, writes
+            )
+            if correction.result in (
+                ReconcileResult.APPLIED,
+                ReconcileResult.FAILED,
+                ReconcileResult.VERIFY_FAILED,
+            ):
+                writes += 1
+            self._observe(status.key.kind, correction.result)
+            corrections.append(correction)
+            statuses.append(correction.status)
+        return replace(report, statuses=tuple(statuses)), corrections
+
+    async def _correct(
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        mode: ReconcileMode,
+        revision: str,
+        tree_valid: bool,
+        sending: bool,
+        writes_so_far: int,
+    ) -> Correction:
+        key = resource.key
+        history = self._history.setdefault(key, _History())
+        if sending:
+            blocked = self._rail(history, (revision, status.fingerprint), tree_valid, writes_so_far)
+            if blocked is not None:
+                reason, detail = blocked
+                return self._blocked(status, mode, reason, detail)
+        kind = key.kind
+        driver, spec = self._drivers[kind], self._specs[kind]
+        try:
+            live = await driver.read(resource.scope, status.live_id)
+            if live.digest != status.fingerprint:
+                return Correction(
+                    status, mode, ReconcileResult.STALE, "live changed since the diff; not sent"
+                )
+            before = live.decode()
+            writes = spec.plan(resource.document, before, resource.prepared.ignore, self._resolve)
+        except SecretError as error:
+            return self._blocked(status, mode, BlockReason.SECRET_UNAVAILABLE, str(error))
+        except InvalidWriteError as error:
+            invalid = replace(
+                status,
+                status=Status.INVALID,
+                reason=f"{resource.source}: the correcting request would be refused: {error}",
+            )
+            return Correction(invalid, mode, ReconcileResult.INVALID, invalid.reason)
+        except FdiDriftError as error:
+            return Correction(status, mode, ReconcileResult.FAILED, f"read before write: {error}")
+        if spec.is_running(before.value):
+            restart = spec.restart()
+            policy = resource.running or self._rails.running
+            if restart is None or policy is not RunningPolicy.STOP_UPDATE_START:
+                return self._blocked(
+                    status, mode, BlockReason.RUNNING, "running; stop it or set policy.running"
+                )
+            writes = [restart[0], *writes, restart[1]]
+        planned = tuple(
+            PlannedRequest(driver.request_line(resource.scope, status.live_id, w), w.shown)
+            for w in writes
+        )
+        fields = {"resource": key.fields(), "live_id": status.live_id}
+        if not sending:
+            log.info(
+                "correction planned",
+                extra={
+                    **fields,
+                    "requests": [{"request": p.line, "body": p.body} for p in planned],
+                },
+            )
+            return Correction(status, mode, ReconcileResult.PLANNED, requests=planned)
+        audit_id = self._audit.intent(
+            resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
+            revision=revision,
+            live_before=_shown_live(before),
+            requests=[{"request": p.line, "body": p.body} for p in planned],
+        )
+        return await self._send(
+            resource, status, mode, writes, planned, audit_id, history, revision
+        )
+
+    async def _send(
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        mode: ReconcileMode,
+        writes: list[Write],
+        planned: tuple[PlannedRequest, ...],
+        audit_id: str,
+        history: _History,
+        revision: str,
+    ) -> Correction:
+        driver = self._drivers[resource.key.kind]
+        fields = {"resource": resource.key.fields(), "audit_id": audit_id}
+        try:
+            for item in writes:
+                await driver.send(resource.scope, status.live_id, item)
+        except CloudError as error:
+            detail = f"write failed: {error}"
+            self._fail(history)
+            self._audit.outcome(audit_id, result=ReconcileResult.FAILED.value, detail=detail)
+            log.error("correction failed", extra={**fields, "detail": detail})
+            return Correction(
+                replace(status, reason=detail),
+                mode,
+                ReconcileResult.FAILED,
+                detail,
+                planned,
+                audit_id,
+            )
+        try:
+            after = await driver.read(resource.scope, status.live_id)
+            verdict = match(
+                resource.prepared, self._specs[resource.key.kind].normalize_live(after.parse())
+            )
+        except FdiDriftError as error:
+            verified, detail = False, f"written, but reading it back failed: {error}"
+        else:
+            verified = verdict.in_sync
+            detail = "" if verified else "written, but the read-back still differs"
+        result = ReconcileResult.APPLIED if verified else ReconcileResult.VERIFY_FAILED
+        self._audit.outcome(
+            audit_id, result=result.value, detail=detail, verification={"in_sync": verified}
+        )
+        if not verified:
+            self._fail(history)
+            log.error("correction not verified", extra={**fields, "detail": detail})
+            return Correction(
+                replace(status, reason=detail), mode, result, detail, planned, audit_id
+            )
+        history.failures, history.retry_at = 0, 0.0
+        # A second write over this same live state would only mean someone keeps undoing ours.
+        attempt = (revision, status.fingerprint)
+        history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
+        log.info("correction applied", extra=fields)
+        fixed = replace(status, status=Status.IN_SYNC, changes=(), drift_since=None, reason="")
+        return Correction(fixed, mode, result, "", planned, audit_id)
+
+    def _rail(
+        self,
+        history: _History,
+        attempt: tuple[str, str],
+        tree_valid: bool,
+        writes_so_far: int,
+    ) -> tuple[BlockReason, str] | None:
+        now = self._clock()
+        if self._rails.suspended:
+            return BlockReason.SUSPENDED, "reconcile is suspended"
+        if not tree_valid:
+            return BlockReason.DESIRED_STATE_INVALID, "the desired-state tree is invalid"
+        if now < history.retry_at:
+            return BlockReason.BACKOFF, f"after {history.failures} failed writes, retrying later"
+        if not self._in_window(datetime.fromtimestamp(now, UTC)):
+            return BlockReason.OUTSIDE_WINDOW, "outside every reconcile window"
+        if attempt in history.attempts:
+            return (
+                BlockReason.FIGHTING,
+                "this revision was written over this very live state before",
+            )
+        if writes_so_far >= self._rails.max_writes_per_cycle:
+            return BlockReason.WRITE_LIMIT, f"{self._rails.max_writes_per_cycle} writes this cycle"
+        return None
+
+    def _fail(self, history: _History) -> None:
+        history.failures += 1
+        delay = self._rails.backoff_base_seconds * 2 ** (history.failures - 1)
+        history.retry_at = self._clock() + min(delay, self._rails.backoff_max_seconds)
+
+    @staticmethod
+    def _blocked(
+        status: ResourceStatus, mode: ReconcileMode, reason: BlockReason, detail: str
+    ) -> Correction:
+        held = replace(status, status=Status.BLOCKED, block=reason, reason=f"{reason}: {detail}")
+        return Correction(held, mode, ReconcileResult.BLOCKED, held.reason)
+
+
+def _shown_live(document: DecodedDocument) -> JSONValue:
+    """The live document as read, nested strings encoded again, secret-looking values hidden."""
+    return encode(redact(document.value), document.encoded)
