@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, require_binary
+from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, TOKEN, require_binary
 from tests.processes import CLI, DEADLINE, cli, export, put, samples, wait_for
 
 
@@ -169,3 +169,35 @@ def test_promtool_accepts_a_real_scrape(
     assert result.stdout.strip() == "" and result.stderr.strip() == "", (
         result.stdout + result.stderr
     )
+
+
+def test_daemon_in_auto_mode_puts_a_hand_edit_back(
+    config: Path, emulator_url: str, tmp_path: Path
+) -> None:
+    """With reconcile.mode auto, the daemon's own cycle undoes a hand edit and counts it."""
+    assert export(config).returncode == 0
+    config.write_text(config.read_text() + "reconcile: {mode: auto}\n")
+    port = config.read_text().split("listen: 127.0.0.1:", 1)[1].split()[0]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*CLI, "run", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for("readiness", lambda: httpx.get(f"{url}/readyz").status_code == 200)
+        put(emulator_url, API_TASK, "edited by hand")
+
+        def applied() -> bool:
+            scrape = httpx.get(f"{url}/metrics").text
+            return 'fdi_drift_reconcile_total{kind="FdiTask",result="applied"} 1.0' in scrape
+
+        wait_for("an applied correction", applied)
+        task = httpx.get(
+            f"{emulator_url}/v2/{PROJECT}/fdi/instances/{INSTANCE}/tasks/{API_TASK}",
+            headers={"X-Auth-Token": TOKEN},
+        ).json()["task"]
+        assert task["description"] == "mysql"
+        records = (tmp_path / "fdi-drift-audit.jsonl").read_text().splitlines()
+        assert [json.loads(r)["event"] for r in records] == ["intent", "outcome"]
+    finally:
+        process.terminate()
+        process.wait(timeout=DEADLINE)
