@@ -23,6 +23,9 @@ ORDERS = "9496207a5d6b44b486d79005b5815bd4"
 NODES = "15366328208d4d77b76532fe9f4006a6"
 CUSTOMERS = "f3cebc609d7068182f4320358771bc89"
 PAYMENTS = "d70300217ca64f21dbce443ab5fb2848"
+COMPOSITE = "5c0e7d2a9b3f4e61a8d47f1b2c3e9a60"
+JOB = "b84f2d6a-1c3e-4a5b-9d7f-0e2c4a6b8jb01"
+JOBS = f"/v5/{PROJECT}/jobs"
 START = 1_700_000_000.0
 
 
@@ -47,6 +50,28 @@ def sample_path(task_id: str) -> pathlib.Path:
 def sample_body(task_id: str) -> dict[str, Any]:
     """The parsed bundled sample of a task: a GET response body."""
     body: dict[str, Any] = json.loads(sample_path(task_id).read_text(encoding="utf-8"))
+    return body
+
+
+def composite_path() -> pathlib.Path:
+    """The bundled composite-task sample file."""
+    return SAMPLES / PROJECT / INSTANCE / "multi-tasks" / f"{COMPOSITE}.json"
+
+
+def composite_body() -> dict[str, Any]:
+    """The parsed bundled composite-task sample: its GET answer."""
+    body: dict[str, Any] = json.loads(composite_path().read_text(encoding="utf-8"))
+    return body
+
+
+def job_path() -> pathlib.Path:
+    """The bundled DRS job sample file."""
+    return SAMPLES / "drs" / PROJECT / f"{JOB}.json"
+
+
+def job_body() -> dict[str, Any]:
+    """The parsed bundled DRS job sample: a detail answer without the volatile fields."""
+    body: dict[str, Any] = json.loads(job_path().read_text(encoding="utf-8"))
     return body
 
 

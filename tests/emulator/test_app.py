@@ -20,6 +20,13 @@ from tests.emulator.conftest import BASE, INSTANCE, ORDERS, PROJECT, SAMPLES, TO
         ("POST", f"{BASE}/tasks"),
         ("GET", "/v3/auth/tokens"),
         ("GET", f"{BASE}/tasks/{ORDERS}/run"),
+        ("GET", f"{BASE}/multi-tasks"),
+        ("GET", f"{BASE}/multi-tasks/init"),
+        ("DELETE", f"{BASE}/multi-tasks/{ORDERS}"),
+        ("POST", f"/v5/{PROJECT}/jobs"),
+        ("DELETE", f"/v5/{PROJECT}/jobs/some-job"),
+        ("GET", f"/v5/{PROJECT}/jobs/some-job/extra"),
+        ("GET", f"/v3/{PROJECT}/jobs"),
     ],
 )
 async def test_unknown_api_answers_the_gateways_404(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fdi_drift.emulator.app import Emulator
-from tests.emulator.conftest import BASE, ORDERS, TOKEN
+from tests.emulator.conftest import BASE, JOB, JOBS, ORDERS, TOKEN
 
 TASK = f"{BASE}/tasks/{ORDERS}"
 
@@ -119,3 +119,15 @@ async def test_fighting_switch(
     assert (await control.put("/_emulator/fighting", json={"enabled": "yes"})).status_code == 400
     assert (await control.put("/_emulator/fighting", json={"enabled": False})).status_code == 200
     assert not emulator.store.fighting
+
+
+async def test_fighting_switch_reaches_drs_jobs(
+    client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    """With fighting switched on over the control API, a DRS update is undone at the next list."""
+    await control.put("/_emulator/fighting", json={"enabled": True})
+    rename = {"job": {"type": "name", "params": {"base_info": {"name": "renamed-job"}}}}
+    assert (await client.put(f"{JOBS}/{JOB}", json=rename)).status_code == 200
+    await client.get(JOBS)
+    detail = (await client.get(f"{JOBS}/{JOB}", params={"type": "detail"})).json()
+    assert detail["job"]["base_info"]["name"] == "orders-sync-prod"

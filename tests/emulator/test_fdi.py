@@ -10,6 +10,7 @@ import pytest
 from fdi_drift.emulator.app import Emulator
 from tests.emulator.conftest import (
     BASE,
+    COMPOSITE,
     CUSTOMERS,
     INSTANCE,
     NODES,
@@ -23,6 +24,8 @@ from tests.emulator.conftest import (
 )
 
 ALL_SAMPLES = (ORDERS, NODES, CUSTOMERS, PAYMENTS)
+# The sample instance also holds one composite task, which the task list shows too.
+LISTED = [*ALL_SAMPLES, COMPOSITE]
 
 
 def assert_error_shape(answer: httpx.Response) -> dict[str, str]:
@@ -178,8 +181,8 @@ async def test_list_answers_brief_entries(client: httpx.AsyncClient) -> None:
     answer = await client.get(f"{BASE}/tasks")
     assert answer.status_code == 200
     listing = answer.json()
-    assert (listing["total"], listing["size"]) == (4, 4)
-    assert [e["task_id"] for e in listing["entities"]] == [ORDERS, NODES, CUSTOMERS, PAYMENTS]
+    assert (listing["total"], listing["size"]) == (5, 5)
+    assert [e["task_id"] for e in listing["entities"]] == LISTED
     first = listing["entities"][0]
     task = sample_body(ORDERS)["task"]
     assert set(first) == {
@@ -209,10 +212,10 @@ async def test_list_answers_brief_entries(client: httpx.AsyncClient) -> None:
 async def test_list_pages_by_offset_and_limit(client: httpx.AsyncClient) -> None:
     """offset is an item offset and limit a page size; total counts every match."""
     page = (await client.get(f"{BASE}/tasks", params={"offset": 1, "limit": 2})).json()
-    assert (page["total"], page["size"]) == (4, 2)
+    assert (page["total"], page["size"]) == (5, 2)
     assert [e["task_id"] for e in page["entities"]] == [NODES, CUSTOMERS]
     past = (await client.get(f"{BASE}/tasks", params={"offset": 10})).json()
-    assert (past["total"], past["size"], past["entities"]) == (4, 0, [])
+    assert (past["total"], past["size"], past["entities"]) == (5, 0, [])
 
 
 async def test_list_counts_a_negative_offset_as_zero(client: httpx.AsyncClient) -> None:
@@ -229,7 +232,7 @@ async def test_list_default_limit_is_ten(client: httpx.AsyncClient, emulator: Em
         body["task"]["task_name"] = f"extra-task-{n}"
         emulator.store.add_task(PROJECT, INSTANCE, body)
     page = (await client.get(f"{BASE}/tasks")).json()
-    assert (page["total"], page["size"]) == (12, 10)
+    assert (page["total"], page["size"]) == (13, 10)
 
 
 @pytest.mark.parametrize(
@@ -254,23 +257,23 @@ async def test_list_refuses_bad_paging_and_filters(
 
 async def test_list_accepts_the_largest_limit(client: httpx.AsyncClient) -> None:
     """limit 999 is the largest page the list accepts."""
-    assert (await client.get(f"{BASE}/tasks", params={"limit": 999})).json()["size"] == 4
+    assert (await client.get(f"{BASE}/tasks", params={"limit": 999})).json()["size"] == 5
 
 
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
         ({"task_id": NODES}, [NODES]),
-        ({"name": "MYSQL"}, [ORDERS, CUSTOMERS]),
+        ({"name": "MYSQL"}, [ORDERS, CUSTOMERS, COMPOSITE]),
         ({"name": "api-to"}, [NODES, PAYMENTS]),
         ({"task_type": "TIMING"}, [ORDERS, NODES, CUSTOMERS, PAYMENTS]),
-        ({"task_type": "realtime"}, []),
+        ({"task_type": "realtime"}, [COMPOSITE]),
         ({"task_tag": "payments"}, [PAYMENTS]),
         ({"execute_status": "SUCCESS"}, [ORDERS, NODES, CUSTOMERS, PAYMENTS]),
         ({"execute_status": "ERROR"}, []),
-        ({"status": 0}, [ORDERS, NODES, CUSTOMERS, PAYMENTS]),
-        ({"source_app_id": "7f245167-ac84-4b2e-bbea-f0988a4bf6f4"}, [ORDERS, CUSTOMERS]),
-        ({"name": ""}, [ORDERS, NODES, CUSTOMERS, PAYMENTS]),
+        ({"status": 0}, LISTED),
+        ({"source_app_id": "7f245167-ac84-4b2e-bbea-f0988a4bf6f4"}, [ORDERS, CUSTOMERS, COMPOSITE]),
+        ({"name": ""}, LISTED),
     ],
 )
 async def test_list_filters(

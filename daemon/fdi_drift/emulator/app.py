@@ -1,10 +1,11 @@
-"""The emulated cloud as one ASGI app: FDI task routes, IAM login and the control API.
+"""The emulated cloud as one ASGI app: FDI task routes, DRS job routes, IAM login, control API.
 
 A request to a cloud API route goes through, in order: the configured latency, a planned fault
 (faults.py), a random fault, the token check (iam.py), the path id check (1-64 characters,
-else 400 naming the id) and the route itself (fdi.py). IAM login gets the latency and planned
-faults only; `/_emulator/` control routes get none of it and are not recorded. Any other
-method and path answers 404 `APIG.0101` as the API gateway does.
+else 400 naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
+common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`). IAM
+login gets the latency and planned faults only; `/_emulator/` control routes get none of it
+and are not recorded. Any other method and path answers 404 `APIG.0101` as the API gateway does.
 
 `serve()` runs an Emulator under uvicorn in the caller's event loop; see its docstring.
 """
@@ -17,7 +18,7 @@ import pathlib
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import uvicorn
@@ -25,12 +26,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from fdi_drift.emulator.composite import CompositeApi
 from fdi_drift.emulator.control import PREFIX, ControlApi
+from fdi_drift.emulator.drs import DrsApi
+from fdi_drift.emulator.drs_store import DrsStore
 from fdi_drift.emulator.faults import FaultInjector, RandomFaults
 from fdi_drift.emulator.fdi import FdiApi
 from fdi_drift.emulator.iam import IamUser, TokenAuthority
 from fdi_drift.emulator.recording import RecordedRequest, safe_body
-from fdi_drift.emulator.replies import Reply, invalid_parameter, no_such_api
+from fdi_drift.emulator.replies import Reply, drs_invalid_parameter, invalid_parameter, no_such_api
 from fdi_drift.emulator.store import TaskStatus, TaskStore
 from fdi_drift.emulator.validation import FieldError, check_id
 
@@ -43,15 +47,26 @@ __all__ = [
 ]
 
 IAM_LOGIN = "/v3/auth/tokens"
-_TASKS = r"/v2/(?P<project_id>[^/]*)/fdi/instances/(?P<instance_id>[^/]*)/tasks"
+_INSTANCE = r"/v2/(?P<project_id>[^/]*)/fdi/instances/(?P<instance_id>[^/]*)"
+_TASKS = _INSTANCE + "/tasks"
 _TASK = _TASKS + r"/(?P<task_id>[^/]*)"
+_MULTI_TASKS = _INSTANCE + "/multi-tasks"
+_JOBS = r"/v5/(?P<project_id>[^/]*)/jobs"
+_JOB = _JOBS + r"/(?P<job_id>[^/]*)"
 _ROUTES = (
     ("GET", re.compile(_TASKS), "list"),
     ("GET", re.compile(_TASK), "get"),
     ("PUT", re.compile(_TASK), "update"),
     ("POST", re.compile(_TASK + "/run"), "run"),
     ("POST", re.compile(_TASK + "/terminate"), "terminate"),
+    ("POST", re.compile(_MULTI_TASKS), "create_composite"),
+    ("POST", re.compile(_MULTI_TASKS + "/init"), "init_composite"),
+    ("PUT", re.compile(_MULTI_TASKS + r"/(?P<task_id>[^/]*)"), "update_composite"),
+    ("GET", re.compile(_JOBS), "list_jobs"),
+    ("GET", re.compile(_JOB), "get_job"),
+    ("PUT", re.compile(_JOB), "update_job"),
 )
+_DRS_ROUTES = frozenset({"list_jobs", "get_job", "update_job"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +93,10 @@ class EmulatorConfig:
 class Emulator:
     """The emulated cloud: an ASGI app plus handles tests use to look inside.
 
-    Building one loads `config.seed_dir` and raises SeedError (naming the file and field)
-    when a seed is unusable, and ValueError for impossible rates.
+    `store` holds the FDI tasks of both kinds, `drs` the DRS jobs; both obey `store.fighting`.
+    Building one loads `config.seed_dir` (common tasks, then composite tasks, then DRS jobs)
+    and raises SeedError (naming the file and field) when a seed is unusable, and ValueError
+    for impossible rates.
     """
 
     def __init__(self, config: EmulatorConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -87,8 +104,11 @@ class Emulator:
         self.requests: list[RecordedRequest] = []
         self.faults = FaultInjector()
         self.store = TaskStore(clock)
+        self.drs = DrsStore(clock, fighting=lambda: self.store.fighting)
         if config.seed_dir is not None:
             self.store.load_seed_dir(config.seed_dir)
+            self.store.load_composite_seed_dir(config.seed_dir)
+            self.drs.load_seed_dir(config.seed_dir)
         self._random = RandomFaults(config.fail_rate, config.throttle_rate, config.random_seed)
         self._iam = TokenAuthority(
             users=config.users,
@@ -97,6 +117,8 @@ class Emulator:
             clock=clock,
         )
         self._fdi = FdiApi(self.store)
+        self._composite = CompositeApi(self.store, clock)
+        self._drs = DrsApi(self.drs, clock)
         self._control = ControlApi(self.requests, self.faults, self.store)
         self.store.fighting = config.fighting
 
@@ -148,16 +170,35 @@ class Emulator:
             for key, value in ids.items():
                 check_id(key, value)
         except FieldError as exc:
-            return invalid_parameter(exc.field, exc.problem)
+            refuse = drs_invalid_parameter if name in _DRS_ROUTES else invalid_parameter
+            return refuse(exc.field, exc.problem)
+        if name in _DRS_ROUTES:
+            return self._drs_api(name, ids, request.query_params, body)
+        instance = (ids["project_id"], ids["instance_id"])
         if name == "list":
-            return self._fdi.list_tasks(ids["project_id"], ids["instance_id"], request.query_params)
-        scope = (ids["project_id"], ids["instance_id"], ids["task_id"])
+            return self._fdi.list_tasks(*instance, request.query_params)
+        if name == "create_composite":
+            return self._composite.create(*instance, body)
+        if name == "init_composite":
+            return self._composite.init(*instance, body)
+        scope = (*instance, ids["task_id"])
+        if name == "update_composite":
+            return self._composite.update(*scope, body)
         if name == "get":
             return self._fdi.get_task(*scope)
         if name == "update":
             return self._fdi.update_task(*scope, body)
         status = TaskStatus.RUNNING if name == "run" else TaskStatus.STOP
         return self._fdi.set_status(*scope, status)
+
+    def _drs_api(
+        self, name: str, ids: dict[str, str], query: Mapping[str, str], body: bytes
+    ) -> Reply:
+        if name == "list_jobs":
+            return self._drs.list_jobs(ids["project_id"], query)
+        if name == "get_job":
+            return self._drs.get_job(ids["project_id"], ids["job_id"], query)
+        return self._drs.update_job(ids["project_id"], ids["job_id"], body)
 
 
 async def serve(

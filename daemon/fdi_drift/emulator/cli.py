@@ -30,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=pathlib.Path,
         required=True,
         metavar="DIR",
-        help="seed directory: DIR/<project_id>/<instance_id>/<task_id>.json",
+        help=(
+            "seed directory: DIR/<project_id>/<instance_id>/<task_id>.json (common tasks), "
+            "DIR/<project_id>/<instance_id>/multi-tasks/<task_id>.json (composite tasks), "
+            "DIR/drs/<project_id>/<job_id>.json (DRS jobs)"
+        ),
     )
     parser.add_argument(
         "--token",
@@ -67,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fighting",
         action="store_true",
-        help="another writer undoes every update when the instance is next listed",
+        help="another writer undoes every update when the instance (or DRS project) is next listed",
     )
 
 

@@ -10,7 +10,8 @@ neither recorded nor subject to faults or latency.
                                  body, raw, headers, times, delay_ms (see faults.py); unknown
                                  keys are refused with 400 so that a typo cannot go unnoticed
     DELETE /_emulator/faults     forget every planned fault (204)
-    PUT    /_emulator/fighting   {"enabled": bool}: another writer undoes every update (store.py)
+    PUT    /_emulator/fighting   {"enabled": bool}: another writer undoes every update of FDI
+                                 tasks (store.py) and DRS jobs (drs_store.py)
 """
 
 from __future__ import annotations

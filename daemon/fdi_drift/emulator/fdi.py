@@ -1,13 +1,16 @@
-"""The FDI common-task routes: read, update, list, start and stop, answering as the seeds show.
+"""The FDI task routes: read, update, list, start and stop, answering as the seeds show.
 
-Choices where the pages are silent:
+Read, list, start and stop serve common and composite tasks alike; the update is for common
+tasks (composite ones change through composite.py's routes). Choices where the pages are silent:
 
 - An update body is checked before the task is looked up, so a bad body on an unknown task
-  answers 400, not 404. A running task refuses updates with 400 `FDI.3023`.
+  answers 400, not 404. A running task refuses updates with 400 `FDI.3023`. A composite task
+  refuses this update, whatever the body, with 400 `FDI.3033` naming `task_id`.
 - `run` and `terminate` answer 200 `{}` and are idempotent (starting a running task is fine).
 - List entries carry every BriefTaskRespBean field, with `""` for a string the task lacks;
   `task_type` is lower case as in the GET answer; `version` is the task's revision;
-  `source_instance_id`/`target_instance_id` default to the FDI instance in the path.
+  `source_instance_id`/`target_instance_id` default to the FDI instance in the path;
+  `ext_type` is `MULTI_TABLE` for composite tasks and `""` for common ones.
 - List filters match exactly, except `name` (case-insensitive substring, the SDK's "fuzzy
   match") and `task_type` (case-insensitive). `sort_field`/`sort_type` are ignored: the order
   is always created_date, then task_id.
@@ -17,20 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from fdi_drift.emulator.records import InstanceTask, TaskStatus
 from fdi_drift.emulator.replies import (
-    ErrorCode,
     Reply,
     invalid_parameter,
     json_reply,
-    service_error,
+    name_taken,
     task_not_found,
+    task_running,
 )
 from fdi_drift.emulator.store import (
     NameTakenError,
-    StoredTask,
     TaskNotFoundError,
     TaskRunningError,
-    TaskStatus,
     TaskStore,
 )
 from fdi_drift.emulator.validation import FieldError, TaskQuery, parse_query, parse_update
@@ -53,14 +55,20 @@ class FdiApi:
         self._store = store
 
     def get_task(self, project_id: str, instance_id: str, task_id: str) -> Reply:
-        """`GET .../tasks/{task_id}`."""
-        task = self._store.get(project_id, instance_id, task_id)
+        """`GET .../tasks/{task_id}`, for a task of either kind."""
+        task = self._store.lookup(project_id, instance_id, task_id)
         if task is None:
             return task_not_found(task_id)
         return json_reply(200, task.body())
 
     def update_task(self, project_id: str, instance_id: str, task_id: str, body: bytes) -> Reply:
         """`PUT .../tasks/{task_id}`: 200 `null` on success, as seed 000's example shows."""
+        if self._store.composite(project_id, instance_id, task_id) is not None:
+            return invalid_parameter(
+                "task_id",
+                f"Task {task_id} is a composite task; modify it through "
+                f"PUT .../multi-tasks/{task_id}.",
+            )
         try:
             update = parse_update(body)
             self._store.update(project_id, instance_id, task_id, update)
@@ -69,18 +77,9 @@ class FdiApi:
         except TaskNotFoundError:
             return task_not_found(task_id)
         except TaskRunningError:
-            return service_error(
-                400,
-                ErrorCode.TASK_RUNNING,
-                f"One or more tasks are running. Stop task {task_id} before updating it.",
-            )
+            return task_running(task_id)
         except NameTakenError as exc:
-            return service_error(
-                400,
-                ErrorCode.NAME_TAKEN,
-                f"Invalid parameter [task.task_name]. The task name {exc.name!r} already "
-                f"exists in this instance (task {exc.holder}).",
-            )
+            return name_taken("task.task_name", exc.name, exc.holder)
         return json_reply(200, None)
 
     def list_tasks(self, project_id: str, instance_id: str, params: Mapping[str, str]) -> Reply:
@@ -90,7 +89,8 @@ class FdiApi:
         except FieldError as exc:
             return invalid_parameter(exc.field, exc.problem)
         self._store.fight_back(project_id, instance_id)
-        matching = [t for t in self._store.tasks(project_id, instance_id) if _matches(t, query)]
+        entries = self._store.entries(project_id, instance_id)
+        matching = [task for task in entries if _matches(task, query)]
         page = matching[query.offset : query.offset + query.limit]
         return json_reply(
             200,
@@ -100,7 +100,7 @@ class FdiApi:
     def set_status(
         self, project_id: str, instance_id: str, task_id: str, status: TaskStatus
     ) -> Reply:
-        """`POST .../tasks/{task_id}/run` and `/terminate`."""
+        """`POST .../tasks/{task_id}/run` and `/terminate`, for a task of either kind."""
         try:
             self._store.set_status(project_id, instance_id, task_id, status)
         except TaskNotFoundError:
@@ -108,7 +108,7 @@ class FdiApi:
         return json_reply(200, {})
 
 
-def _matches(task: StoredTask, query: TaskQuery) -> bool:
+def _matches(task: InstanceTask, query: TaskQuery) -> bool:
     fields = task.task
     if query.task_id is not None and task.task_id != query.task_id:
         return False
@@ -124,7 +124,7 @@ def _matches(task: StoredTask, query: TaskQuery) -> bool:
     )
 
 
-def _brief(task: StoredTask) -> dict[str, object]:
+def _brief(task: InstanceTask) -> dict[str, object]:
     fields = task.task
 
     def text(key: str, default: str = "") -> object:
@@ -149,5 +149,5 @@ def _brief(task: StoredTask) -> dict[str, object]:
     }
 
 
-def _status_number(task: StoredTask) -> int:
+def _status_number(task: InstanceTask) -> int:
     return 1 if task.status is TaskStatus.RUNNING else 0

@@ -7,8 +7,15 @@ Where the pages are silent the emulator picks its own and says so here:
 
 - an unknown task answers 404 with `FDI.3021` (the error-code page lists it under 400 for batch
   operations; a single-task read or update answers 404 as seed 000 and 002 document);
-- renaming a task to a name another task of the instance has answers 400 `FDI.3006`;
-- a random or default injected server fault answers 500 `FDI.3001` "Internal server error.".
+- renaming a task (or creating a composite one) with a name another task of the instance has
+  answers 400 `FDI.3006`;
+- composite-task routes answer with the codes seeds 003 and 004 show: 400 `FDI.3150` "The task
+  list is empty." and 404 `FDI.3083` (see composite.py for when);
+- DRS routes answer 400 `DRS.10000010` for an unknown job (seed 001) and 400 `DRS.10000001`
+  "Invalid parameter [field]. ..." for every bad field or query parameter (the page only says
+  codes have 12 characters);
+- a random or default injected server fault answers 500 `FDI.3001` "Internal server error.",
+  on DRS routes too.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ class ErrorCode(StrEnum):
     TASK_NOT_FOUND = "FDI.3021"
     TASK_RUNNING = "FDI.3023"
     INVALID_PARAMETER = "FDI.3033"
+    NO_SCHEDULED_PLAN = "FDI.3083"
+    TASK_LIST_EMPTY = "FDI.3150"
+    DRS_INVALID_PARAMETER = "DRS.10000001"
+    DRS_JOB_NOT_FOUND = "DRS.10000010"
     UNAUTHORIZED = "APIG.1002"
     FORBIDDEN = "APIG.1005"
     THROTTLED = "APIG.0308"
@@ -66,6 +77,38 @@ def task_not_found(task_id: str) -> Reply:
     """The 404 for a task id the instance does not hold."""
     return service_error(
         404, ErrorCode.TASK_NOT_FOUND, f"One or more tasks do not exist. task_id: {task_id}"
+    )
+
+
+def drs_invalid_parameter(field: str, problem: str) -> Reply:
+    """A DRS 400 naming the offending field, e.g. `job.params.base_info.name`."""
+    message = f"Invalid parameter [{field}]. {problem}"
+    return service_error(400, ErrorCode.DRS_INVALID_PARAMETER, message)
+
+
+def drs_job_not_found() -> Reply:
+    """DRS's answer for a job id the project does not hold (seed 001's example, status 400)."""
+    return service_error(
+        400, ErrorCode.DRS_JOB_NOT_FOUND, "Job does not exist, please check job ID."
+    )
+
+
+def task_running(task_id: str) -> Reply:
+    """The 400 a running task answers to a change of its configuration."""
+    return service_error(
+        400,
+        ErrorCode.TASK_RUNNING,
+        f"One or more tasks are running. Stop task {task_id} before updating it.",
+    )
+
+
+def name_taken(field: str, name: str, holder: str) -> Reply:
+    """The 400 for a task name another task of the instance already has."""
+    return service_error(
+        400,
+        ErrorCode.NAME_TAKEN,
+        f"Invalid parameter [{field}]. The task name {name!r} already exists in this "
+        f"instance (task {holder}).",
     )
 
 

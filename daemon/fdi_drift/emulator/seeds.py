@@ -1,14 +1,23 @@
-"""Seed documents: GET response bodies of seed 002, from files or from tests, checked and completed.
+"""Seed documents: GET answers of every emulated kind, from files or tests, checked and completed.
 
-A seed directory holds `DIR/<project_id>/<instance_id>/<task_id>.json`. Other files (a README,
-non-JSON files, deeper folders) are ignored, and so are names starting with a dot. Each file is
-exactly a GET answer, `{"task": TaskBasicRsp, "task_detail": "<JSON object as text>"}`; the file
-name must equal `task.task_id`, and `task.project_id`, when given, the project folder.
+A seed directory holds
 
-Missing server-side fields get defaults: `project_id` from the folder, `status` `stop`,
-`created_date` the clock in epoch ms, `last_modified_date` the creation date, `execute_status`
-`UNSTARTED`, `enterprise_project_id` `"0"`, `task_mode` `NORMAL`. `task_type` is stored lower
-case (seeds may spell it either way). Every other key is kept as written, in the file's order.
+    DIR/<project_id>/<instance_id>/<task_id>.json              FDI common tasks (seed 002)
+    DIR/<project_id>/<instance_id>/multi-tasks/<task_id>.json  FDI composite tasks
+    DIR/drs/<project_id>/<job_id>.json                         DRS v5 jobs
+
+so `drs` is not a project id. Other files (a README, non-JSON files, other folders) are
+ignored, and so are names starting with a dot. Each file is exactly what the kind's GET
+answers: a common task `{"task": TaskBasicRsp, "task_detail": "<JSON object as text>"}`, a
+composite task the shape composite_task.py describes, a DRS job `{"job": JobDetailResp}`
+(drs_store.py). The file name must equal the task or job id, and `task.project_id`, when given,
+the project folder. A bad file is a SeedError naming the file and the field.
+
+Common tasks: missing server-side fields get defaults: `project_id` from the folder, `status`
+`stop`, `created_date` the clock in epoch ms, `last_modified_date` the creation date,
+`execute_status` `UNSTARTED`, `enterprise_project_id` `"0"`, `task_mode` `NORMAL`. `task_type`
+is stored lower case (seeds may spell it either way). Every other key is kept as written, in the
+file's order.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from fdi_drift.emulator.validation import (
 
 STATUSES = frozenset({"stop", "running"})
 TASK_TYPES = frozenset({"realtime", "timing"})
+DRS_FOLDER = "drs"
+COMPOSITE_FOLDER = "multi-tasks"
 
 
 class SeedError(ValueError):
@@ -46,17 +57,38 @@ class SeedFile:
     path: pathlib.Path
 
 
+@dataclass(frozen=True, slots=True)
+class JobSeedFile:
+    """One DRS job seed file and the project its folder gives it."""
+
+    project_id: str
+    path: pathlib.Path
+
+
 def seed_files(seed_dir: pathlib.Path) -> Iterator[SeedFile]:
-    """The task files of a seed directory, in a stable order."""
-    if not seed_dir.is_dir():
-        raise SeedError(f"{seed_dir}: the seed directory does not exist")
-    for project in _visible_dirs(seed_dir):
+    """The common-task files of a seed directory, in a stable order."""
+    for project, instance in _instances(seed_dir):
+        for path in _json_files(instance):
+            yield SeedFile(project.name, instance.name, path)
+
+
+def composite_seed_files(seed_dir: pathlib.Path) -> Iterator[SeedFile]:
+    """The composite-task files of a seed directory, in a stable order."""
+    for project, instance in _instances(seed_dir):
+        for path in _json_files(instance / COMPOSITE_FOLDER):
+            yield SeedFile(project.name, instance.name, path)
+
+
+def job_seed_files(seed_dir: pathlib.Path) -> Iterator[JobSeedFile]:
+    """The DRS job files of a seed directory, in a stable order."""
+    _check_root(seed_dir)
+    drs = seed_dir / DRS_FOLDER
+    if not drs.is_dir():
+        return
+    for project in _visible_dirs(drs):
         _check_folder(project)
-        for instance in _visible_dirs(project):
-            _check_folder(instance)
-            for path in sorted(instance.glob("*.json")):
-                if path.is_file() and not path.name.startswith("."):
-                    yield SeedFile(project.name, instance.name, path)
+        for path in _json_files(project):
+            yield JobSeedFile(project.name, path)
 
 
 def read_seed(path: pathlib.Path) -> object:
@@ -111,8 +143,8 @@ def _complete(
         raise FieldError("task.project_id", f"It must equal the project folder {project_id!r}.")
     if task.setdefault("status", "stop") not in STATUSES:
         raise FieldError("task.status", "It must be stop or running.")
-    created = _epoch_ms("task.created_date", task.setdefault("created_date", now_ms))
-    _epoch_ms("task.last_modified_date", task.setdefault("last_modified_date", created))
+    created = epoch_ms("task.created_date", task.setdefault("created_date", now_ms))
+    epoch_ms("task.last_modified_date", task.setdefault("last_modified_date", created))
     if "description" in task:
         check_string("task.description", task["description"], 1, 1024)
     if "task_tag" in task:
@@ -123,10 +155,33 @@ def _complete(
     return task, detail
 
 
-def _epoch_ms(field: str, value: object) -> int:
+def epoch_ms(field: str, value: object) -> int:
+    """A non-negative integer (epoch milliseconds) or a FieldError naming `field`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FieldError(field, "It must be a non-negative integer (epoch milliseconds).")
     return value
+
+
+def _check_root(seed_dir: pathlib.Path) -> None:
+    if not seed_dir.is_dir():
+        raise SeedError(f"{seed_dir}: the seed directory does not exist")
+
+
+def _instances(seed_dir: pathlib.Path) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
+    _check_root(seed_dir)
+    for project in _visible_dirs(seed_dir):
+        if project.name == DRS_FOLDER:
+            continue
+        _check_folder(project)
+        for instance in _visible_dirs(project):
+            _check_folder(instance)
+            yield project, instance
+
+
+def _json_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob("*.json")) if p.is_file() and not p.name.startswith(".")]
 
 
 def _visible_dirs(folder: pathlib.Path) -> list[pathlib.Path]:

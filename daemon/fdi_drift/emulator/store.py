@@ -1,45 +1,78 @@
-"""The emulated cloud's task state, in memory, keyed by project, instance and task id.
+"""The emulated cloud's FDI state, in memory, keyed by project, instance and task id.
 
-Behaviour the public pages leave open, as the emulator chooses it:
+One instance holds common tasks and composite tasks in one namespace: a task id or a task name
+belongs to at most one task of either kind. Behaviour the public pages leave open, as the
+emulator chooses it:
 
 - An update replaces `task_name`, `task_type`, both datasource ids and `task_detail`; an optional
   field (`description`, `task_tag`) absent from the update is removed, as the seed's "not
   displayed when the request parameter is empty" implies. Datasource and app names are kept:
-  the emulator has no datasource catalogue to look new ids up in.
+  the emulator has no datasource catalogue to look new ids up in. Composite tasks change as
+  composite_task.py says.
 - `last_modified_date` becomes the clock in epoch ms, or the previous value + 1 if that is not
   larger, so every update is visible to change detection even within one millisecond.
-- Task names are unique within an instance: an update to another task's name is refused.
-- A running task refuses updates. Starting and stopping change `status` only, not
-  `last_modified_date` (they are not configuration changes).
-- Each task has a `revision`, 1 when added and + 1 on every update; the task list shows it
-  as `version`.
-- `add_task` with the id of a task the instance already holds replaces that task.
-- With `fighting` on, another writer undoes every update: when the instance is next listed,
-  the task gets back the fields and task_detail it had before the update, as a person or a
-  second controller would write them (a new `last_modified_date`, revision + 1). The undo waits
-  for the next list so that the writer's own read-back still sees its update.
+- Task names are unique within an instance: an update to another task's name is refused, and
+  so is a composite task created with a name or an id already in use.
+- A running task refuses updates (and composite inits). Starting and stopping change `status`
+  only, not `last_modified_date` (they are not configuration changes).
+- Each task has a `revision`, 1 when added and + 1 on every update or init; the task list shows
+  it as `version`.
+- `add_task` (`add_composite_task`) with the id of a task of the same kind replaces that task;
+  with the id of a task of the other kind it raises SeedError.
+- With `fighting` on, another writer undoes every update and composite init (not a creation):
+  when the instance is next listed, the task gets back the content it had before, as a person
+  or a second controller would write it (a new `last_modified_date`, revision + 1). The undo
+  waits for the next list so that the writer's own read-back still sees its update. DRS jobs
+  obey the same switch (drs_store.py).
 """
 
 from __future__ import annotations
 
 import pathlib
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
-from fdi_drift.emulator.seeds import SeedError, complete_task, read_seed, seed_files
+from fdi_drift.emulator.composite_rules import CompositeCreate, CompositeInit, CompositeUpdate
+from fdi_drift.emulator.composite_task import (
+    complete_composite,
+    initialised,
+    modified,
+    new_composite,
+    touched,
+)
+from fdi_drift.emulator.records import (
+    InstanceTask,
+    StoredComposite,
+    StoredTask,
+    TaskStatus,
+    next_modified_date,
+)
+from fdi_drift.emulator.seeds import (
+    SeedError,
+    complete_task,
+    composite_seed_files,
+    read_seed,
+    seed_files,
+)
 from fdi_drift.emulator.validation import TaskUpdate
 
+__all__ = [
+    "IdTakenError",
+    "NameTakenError",
+    "StoredComposite",
+    "StoredTask",
+    "TaskNotFoundError",
+    "TaskRunningError",
+    "TaskStatus",
+    "TaskStore",
+]
 
-class TaskStatus(StrEnum):
-    """A task's `status` as TaskBasicRsp spells it."""
-
-    STOP = "stop"
-    RUNNING = "running"
+_Scope = tuple[str, str]
 
 
 class TaskNotFoundError(LookupError):
-    """The instance holds no task with this id."""
+    """The instance holds no task (of the kind asked for) with this id."""
 
 
 class TaskRunningError(RuntimeError):
@@ -55,49 +88,19 @@ class NameTakenError(ValueError):
         self.holder = holder
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTask:
-    """One task as the service keeps it: the TaskBasicRsp object and the task_detail text."""
-
-    project_id: str
-    instance_id: str
-    task: Mapping[str, object]
-    task_detail: str
-    revision: int = 1
-
-    @property
-    def task_id(self) -> str:
-        return str(self.task["task_id"])
-
-    @property
-    def task_name(self) -> str:
-        return str(self.task["task_name"])
-
-    @property
-    def status(self) -> TaskStatus:
-        return TaskStatus(str(self.task["status"]))
-
-    @property
-    def created_date(self) -> int:
-        return _as_int(self.task["created_date"])
-
-    @property
-    def last_modified_date(self) -> int:
-        return _as_int(self.task["last_modified_date"])
-
-    def body(self) -> dict[str, object]:
-        """The GET answer: `{"task": {...}, "task_detail": "..."}` (a fresh top-level copy)."""
-        return {"task": dict(self.task), "task_detail": self.task_detail}
+class IdTakenError(ValueError):
+    """A task of the instance already has the requested id."""
 
 
 class TaskStore:
-    """All emulated FDI tasks; changes happen through the emulated APIs or `add_task`."""
+    """All emulated FDI tasks; changes happen through the emulated APIs or the `add_` methods."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._tasks: dict[tuple[str, str], dict[str, StoredTask]] = {}
+        self._tasks: dict[_Scope, dict[str, StoredTask]] = {}
+        self._composites: dict[_Scope, dict[str, StoredComposite]] = {}
         self.fighting = False
-        self._undo: dict[tuple[str, str], dict[str, StoredTask]] = {}
+        self._undo: dict[_Scope, dict[str, InstanceTask]] = {}
 
     def add_task(
         self, project_id: str, instance_id: str, response_body: Mapping[str, object]
@@ -105,34 +108,67 @@ class TaskStore:
         """Add (or replace) a task from a GET response body of seed 002; raises SeedError."""
         return self._add(project_id, instance_id, dict(response_body), None, "add_task")
 
+    def add_composite_task(
+        self, project_id: str, instance_id: str, response_body: Mapping[str, object]
+    ) -> StoredComposite:
+        """Add (or replace) a composite task from its GET answer; raises SeedError."""
+        source = "add_composite_task"
+        return self._add_composite(project_id, instance_id, dict(response_body), None, source)
+
     def load_seed_dir(self, seed_dir: pathlib.Path) -> int:
         """Load every `<project>/<instance>/<task_id>.json`; raises SeedError naming the file."""
         count = 0
         for seed in seed_files(seed_dir):
-            self._add(
-                seed.project_id,
-                seed.instance_id,
-                read_seed(seed.path),
-                seed.path.stem,
-                str(seed.path),
+            body = read_seed(seed.path)
+            self._add(seed.project_id, seed.instance_id, body, seed.path.stem, str(seed.path))
+            count += 1
+        return count
+
+    def load_composite_seed_dir(self, seed_dir: pathlib.Path) -> int:
+        """Load every `<project>/<instance>/multi-tasks/<task_id>.json` (after the common ones)."""
+        count = 0
+        for seed in composite_seed_files(seed_dir):
+            body = read_seed(seed.path)
+            self._add_composite(
+                seed.project_id, seed.instance_id, body, seed.path.stem, str(seed.path)
             )
             count += 1
         return count
 
     def get(self, project_id: str, instance_id: str, task_id: str) -> StoredTask | None:
-        """The task, or None."""
+        """The common task, or None."""
         return self._tasks.get((project_id, instance_id), {}).get(task_id)
 
+    def composite(self, project_id: str, instance_id: str, task_id: str) -> StoredComposite | None:
+        """The composite task, or None."""
+        return self._composites.get((project_id, instance_id), {}).get(task_id)
+
+    def lookup(self, project_id: str, instance_id: str, task_id: str) -> InstanceTask | None:
+        """The task of either kind, or None."""
+        found = self.get(project_id, instance_id, task_id)
+        return found if found is not None else self.composite(project_id, instance_id, task_id)
+
     def tasks(self, project_id: str, instance_id: str) -> list[StoredTask]:
-        """The instance's tasks, oldest first (created_date, then task_id), a stable order."""
-        held = self._tasks.get((project_id, instance_id), {}).values()
-        return sorted(held, key=lambda t: (t.created_date, t.task_id))
+        """The instance's common tasks, oldest first (created_date, then task_id)."""
+        return sorted(self._tasks.get((project_id, instance_id), {}).values(), key=_age)
+
+    def composite_tasks(self, project_id: str, instance_id: str) -> list[StoredComposite]:
+        """The instance's composite tasks, oldest first."""
+        return sorted(self._composites.get((project_id, instance_id), {}).values(), key=_age)
+
+    def entries(self, project_id: str, instance_id: str) -> list[InstanceTask]:
+        """Every task of the instance, both kinds, in the task list's order (oldest first)."""
+        both: list[InstanceTask] = [*self.tasks(project_id, instance_id)]
+        both.extend(self.composite_tasks(project_id, instance_id))
+        return sorted(both, key=_age)
 
     def update(
         self, project_id: str, instance_id: str, task_id: str, update: TaskUpdate
     ) -> StoredTask:
         """Apply a valid update body; raises TaskNotFoundError, TaskRunningError, NameTakenError."""
-        current = self._require(project_id, instance_id, task_id)
+        current = self.get(project_id, instance_id, task_id)
+        if current is None:
+            raise TaskNotFoundError(task_id)
         if current.status is TaskStatus.RUNNING:
             raise TaskRunningError(task_id)
         self._check_name_free(project_id, instance_id, task_id, update.task_name)
@@ -148,42 +184,104 @@ class TaskStore:
                 task[key] = value
         updated = self._modified(current, task, update.task_detail)
         self._tasks[(project_id, instance_id)][task_id] = updated
-        if self.fighting:
-            self._undo.setdefault((project_id, instance_id), {}).setdefault(task_id, current)
+        self._remember(current)
         return updated
+
+    def create_composite(
+        self, project_id: str, instance_id: str, create: CompositeCreate
+    ) -> StoredComposite:
+        """Create a composite task; raises IdTakenError, NameTakenError."""
+        task_id = create.task_id or uuid.uuid4().hex
+        if self.lookup(project_id, instance_id, task_id) is not None:
+            raise IdTakenError(task_id)
+        self._check_name_free(project_id, instance_id, task_id, create.task_name)
+        created = new_composite(
+            create,
+            project_id=project_id,
+            instance_id=instance_id,
+            task_id=task_id,
+            now_ms=self._now_ms(),
+        )
+        self._composites.setdefault((project_id, instance_id), {})[task_id] = created
+        return created
+
+    def update_composite(
+        self, project_id: str, instance_id: str, task_id: str, update: CompositeUpdate
+    ) -> StoredComposite:
+        """Modify a composite task; raises TaskNotFoundError, TaskRunningError."""
+        current = self._stopped_composite(project_id, instance_id, task_id)
+        return self._keep(current, modified(current, update, self._now_ms()))
+
+    def init_composite(
+        self, project_id: str, instance_id: str, task_id: str, init: CompositeInit
+    ) -> StoredComposite:
+        """Initialise a composite task; raises TaskNotFoundError, TaskRunningError."""
+        current = self._stopped_composite(project_id, instance_id, task_id)
+        return self._keep(current, initialised(current, init, self._now_ms()))
 
     def fight_back(self, project_id: str, instance_id: str) -> int:
         """Undo the instance's updates since it was last listed (with `fighting` on)."""
         undone = self._undo.pop((project_id, instance_id), {})
-        held = self._tasks.get((project_id, instance_id), {})
         for task_id, before in undone.items():
-            current = held.get(task_id)
-            if current is not None:
-                held[task_id] = self._modified(current, dict(before.task), before.task_detail)
+            if isinstance(before, StoredComposite):
+                now = self.composite(project_id, instance_id, task_id)
+                if now is not None:
+                    restored = touched(now, dict(before.task), dict(before.detail), self._now_ms())
+                    self._composites[(project_id, instance_id)][task_id] = restored
+            else:
+                current = self.get(project_id, instance_id, task_id)
+                if current is not None:
+                    self._tasks[(project_id, instance_id)][task_id] = self._modified(
+                        current, dict(before.task), before.task_detail
+                    )
         return len(undone)
-
-    def _modified(self, current: StoredTask, task: dict[str, object], detail: str) -> StoredTask:
-        now_ms = int(self._clock() * 1000)
-        task["last_modified_date"] = max(now_ms, current.last_modified_date + 1)
-        return replace(current, task=task, task_detail=detail, revision=current.revision + 1)
 
     def set_status(
         self, project_id: str, instance_id: str, task_id: str, status: TaskStatus
-    ) -> StoredTask:
-        """Start or stop a task; raises TaskNotFoundError."""
-        current = self._require(project_id, instance_id, task_id)
-        changed = replace(current, task={**current.task, "status": str(status)})
-        self._tasks[(project_id, instance_id)][task_id] = changed
-        return changed
-
-    def _require(self, project_id: str, instance_id: str, task_id: str) -> StoredTask:
-        found = self.get(project_id, instance_id, task_id)
-        if found is None:
+    ) -> InstanceTask:
+        """Start or stop a task of either kind; raises TaskNotFoundError."""
+        scope = (project_id, instance_id)
+        composite = self.composite(project_id, instance_id, task_id)
+        if composite is not None:
+            changed = replace(composite, task={**composite.task, "status": str(status)})
+            self._composites[scope][task_id] = changed
+            return changed
+        current = self.get(project_id, instance_id, task_id)
+        if current is None:
             raise TaskNotFoundError(task_id)
-        return found
+        common = replace(current, task={**current.task, "status": str(status)})
+        self._tasks[scope][task_id] = common
+        return common
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _modified(self, current: StoredTask, task: dict[str, object], detail: str) -> StoredTask:
+        task["last_modified_date"] = next_modified_date(current.last_modified_date, self._now_ms())
+        return replace(current, task=task, task_detail=detail, revision=current.revision + 1)
+
+    def _stopped_composite(
+        self, project_id: str, instance_id: str, task_id: str
+    ) -> StoredComposite:
+        current = self.composite(project_id, instance_id, task_id)
+        if current is None:
+            raise TaskNotFoundError(task_id)
+        if current.status is TaskStatus.RUNNING:
+            raise TaskRunningError(task_id)
+        return current
+
+    def _keep(self, before: StoredComposite, after: StoredComposite) -> StoredComposite:
+        self._composites[(after.project_id, after.instance_id)][after.task_id] = after
+        self._remember(before)
+        return after
+
+    def _remember(self, before: InstanceTask) -> None:
+        if self.fighting:
+            undo = self._undo.setdefault((before.project_id, before.instance_id), {})
+            undo.setdefault(before.task_id, before)
 
     def _check_name_free(self, project_id: str, instance_id: str, task_id: str, name: str) -> None:
-        for other in self._tasks.get((project_id, instance_id), {}).values():
+        for other in self.entries(project_id, instance_id):
             if other.task_name == name and other.task_id != task_id:
                 raise NameTakenError(name, other.task_id)
 
@@ -195,26 +293,58 @@ class TaskStore:
         file_task_id: str | None,
         source: str,
     ) -> StoredTask:
-        for what, value in (("project_id", project_id), ("instance_id", instance_id)):
-            if not 1 <= len(value) <= 64:
-                raise SeedError(f"{source}: {what}: it must have 1-64 characters")
+        _check_scope(project_id, instance_id, source)
         task, detail = complete_task(
             body,
             project_id=project_id,
             task_id=file_task_id,
-            now_ms=int(self._clock() * 1000),
+            now_ms=self._now_ms(),
             source=source,
         )
         stored = StoredTask(project_id, instance_id, task, detail)
-        try:
-            self._check_name_free(project_id, instance_id, stored.task_id, stored.task_name)
-        except NameTakenError as exc:
-            raise SeedError(f"{source}: task.task_name: {exc}") from exc
+        self._check_addable(stored, self.composite(project_id, instance_id, stored.task_id), source)
         self._tasks.setdefault((project_id, instance_id), {})[stored.task_id] = stored
         return stored
 
+    def _add_composite(
+        self,
+        project_id: str,
+        instance_id: str,
+        body: object,
+        file_task_id: str | None,
+        source: str,
+    ) -> StoredComposite:
+        _check_scope(project_id, instance_id, source)
+        task, detail = complete_composite(
+            body,
+            project_id=project_id,
+            task_id=file_task_id,
+            now_ms=self._now_ms(),
+            source=source,
+        )
+        stored = StoredComposite(project_id, instance_id, task, detail)
+        self._check_addable(stored, self.get(project_id, instance_id, stored.task_id), source)
+        self._composites.setdefault((project_id, instance_id), {})[stored.task_id] = stored
+        return stored
 
-def _as_int(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    raise TypeError(f"expected an integer, got {value!r}")
+    def _check_addable(self, stored: InstanceTask, other_kind: object, source: str) -> None:
+        if other_kind is not None:
+            raise SeedError(
+                f"{source}: task.task_id: a task of the other kind has the id {stored.task_id!r}"
+            )
+        try:
+            self._check_name_free(
+                stored.project_id, stored.instance_id, stored.task_id, stored.task_name
+            )
+        except NameTakenError as exc:
+            raise SeedError(f"{source}: task.task_name: {exc}") from exc
+
+
+def _age(task: InstanceTask) -> tuple[int, str]:
+    return task.created_date, task.task_id
+
+
+def _check_scope(project_id: str, instance_id: str, source: str) -> None:
+    for what, value in (("project_id", project_id), ("instance_id", instance_id)):
+        if not 1 <= len(value) <= 64:
+            raise SeedError(f"{source}: {what}: it must have 1-64 characters")
