@@ -58,18 +58,25 @@ class AuditLog:
         return record_id
 
     def outcome(
-        self, record_id: str, *, result: str, detail: str = "", verification: Any = None
+        self,
+        record_id: str,
+        *,
+        result: str,
+        detail: str = "",
+        verification: Any = None,
+        created: str = "",
     ) -> None:
-        """Complete an intent."""
-        self._append(
-            {
-                "event": "outcome",
-                "id": record_id,
-                "result": result,
-                "detail": detail,
-                "verification": verification,
-            }
-        )
+        """Complete an intent; `created` is the id of a resource the writes created."""
+        record: dict[str, Any] = {
+            "event": "outcome",
+            "id": record_id,
+            "result": result,
+            "detail": detail,
+            "verification": verification,
+        }
+        if created:
+            record["created"] = created
+        self._append(record)
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Intents that have no outcome: writes whose result nobody recorded."""

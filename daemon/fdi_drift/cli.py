@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         default=[],
-        metavar="PROJECT_ID/INSTANCE_ID",
-        help="FDI instance to export (repeatable; default: every instance the desired state names)",
+        metavar="PROJECT_ID[/INSTANCE_ID]",
+        help="an FDI instance (its common and composite tasks) or a project (its DRS jobs); "
+        "repeatable; default: every scope the desired state names",
     )
     export.add_argument("--force", action="store_true", help="replace files that exist")
 
@@ -196,14 +197,13 @@ async def _reconcile(settings: Settings, apply: bool, output: str, full: bool) -
 async def _export(settings: Settings, out: Path, scopes: list[str], force: bool) -> int:
     runtime = Runtime(settings)
     try:
-        if scopes:
-            targets = [(Kind.FDI_TASK, _parse_scope(text)) for text in scopes]
-        else:
+        if not scopes:
             tree = runtime.loader.load()
-            targets = sorted({(r.key.kind, r.scope) for r in tree.resources})
-            if not targets:
-                print("error: the desired state names no scope; pass --scope", file=sys.stderr)
-                return EXIT_ERROR
+            scopes = sorted({str(r.scope) for r in tree.resources})
+        targets = [target for text in scopes for target in _export_targets(text)]
+        if not targets:
+            print("error: the desired state names no scope; pass --scope", file=sys.stderr)
+            return EXIT_ERROR
         written = await export_resources(runtime.drivers, SPECS, targets, out, force=force)
     finally:
         await runtime.aclose()
@@ -215,11 +215,15 @@ async def _export(settings: Settings, out: Path, scopes: list[str], force: bool)
     return EXIT_OK
 
 
-def _parse_scope(text: str) -> Scope:
+def _export_targets(text: str) -> list[tuple[Kind, Scope]]:
+    """PROJECT/INSTANCE: the instance's FDI tasks of both kinds; PROJECT: its DRS jobs."""
     project, _, instance = text.partition("/")
-    if not project or not instance or "/" in instance:
-        raise FdiDriftError(f"--scope {text!r}: expected PROJECT_ID/INSTANCE_ID")
-    return Scope(project, instance)
+    if not project or "/" in instance or text.endswith("/"):
+        raise FdiDriftError(f"--scope {text!r}: expected PROJECT_ID/INSTANCE_ID or PROJECT_ID")
+    if not instance:
+        return [(Kind.DRS_JOB, Scope(project))]
+    scope = Scope(project, instance)
+    return [(Kind.FDI_TASK, scope), (Kind.FDI_COMPOSITE_TASK, scope)]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,7 +20,7 @@ import yaml
 
 from fdi_drift.drift.differ import PreparedDesired, prepare_desired
 from fdi_drift.drift.ignore import compile_ignore
-from fdi_drift.drift.model import JSONObject, Kind, ResourceKey
+from fdi_drift.drift.model import JSONObject, JSONValue, Kind, ResourceKey
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
@@ -61,6 +61,8 @@ class DesiredResource:
     reconcile: ReconcileMode | None
     ignore: tuple[str, ...]
     running: RunningPolicy | None = None
+    allow_create: bool = False
+    options: Mapping[str, JSONValue] = field(default_factory=dict)  # the kind's write options
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +218,17 @@ def _build(
     running: RunningPolicy | None = None
     if not isinstance(policy, dict):
         found.append(("/policy", "must be a mapping"))
+        policy = {}
     else:
+        policy_keys = ("reconcile", "running", "allow_create", *spec_rules.write_options)
         for key in policy:
-            if key not in ("reconcile", "running"):
-                found.append((f"/policy/{key}", "unknown field (known: reconcile, running)"))
+            if key not in policy_keys:
+                found.append((f"/policy/{key}", f"unknown field (known: {', '.join(policy_keys)})"))
+        for key in ("allow_create", *spec_rules.write_options):
+            if key in policy and not isinstance(policy[key], bool):
+                found.append((f"/policy/{key}", "must be true or false"))
+        if policy.get("allow_create") and not spec_rules.can_create:
+            found.append(("/policy/allow_create", f"{kind} cannot be created by fdi-drift"))
         if "reconcile" in policy:
             try:
                 reconcile = ReconcileMode(policy["reconcile"])
@@ -256,6 +265,8 @@ def _build(
             reconcile=reconcile,
             ignore=tuple(ignore),
             running=running,
+            allow_create=bool(policy.get("allow_create", False)),
+            options={k: policy[k] for k in spec_rules.write_options if k in policy},
         ),
         [],
     )
@@ -315,7 +326,7 @@ def _duplicates(resources: list[DesiredResource]) -> list[Problem]:
         if key.id:
             by_identity[(key.kind, resource.scope, "id", key.id)].append(resource)
     problems = []
-    for (kind, scope, field, value), group in by_identity.items():
+    for (kind, scope, bound_by, value), group in by_identity.items():
         if len(group) > 1:
             files = ", ".join(r.source for r in group)
             for resource in group:
@@ -323,8 +334,8 @@ def _duplicates(resources: list[DesiredResource]) -> list[Problem]:
                     Problem(
                         resource.source,
                         None,
-                        f"/metadata/{field}",
-                        f"{kind} {scope} {field} {value!r} is declared more than once ({files})",
+                        f"/metadata/{bound_by}",
+                        f"{kind} {scope} {bound_by} {value!r} is declared more than once ({files})",
                     )
                 )
     return problems

@@ -40,7 +40,7 @@ Offload = Callable[
 @dataclass(frozen=True, slots=True)
 class _Memo:
     live_id: str
-    version: str  # the list's change marker when last read
+    version: str | None  # the list's change marker when last read
     digest: str  # the live document's digest when last judged
     fingerprint: str  # the desired document's fingerprint when last judged
     status: ResourceStatus
@@ -140,6 +140,7 @@ class Engine:
             memo = self._memo.get(key)
             if (
                 not full_sweep
+                and entry.version is not None
                 and memo is not None
                 and (memo.live_id, memo.version, memo.fingerprint)
                 == (entry.id, entry.version, resource.prepared.fingerprint)

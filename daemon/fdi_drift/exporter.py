@@ -74,9 +74,8 @@ async def export_resources(
                 "metadata": metadata,
                 "spec": spec,
             }
-            relative = Path(
-                *(_UNSAFE.sub("_", p) for p in (scope.project_id, scope.instance_id) if p)
-            )
+            folders = (scope.project_id, scope.instance_id or "drs-jobs")
+            relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
             path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
             text = dump_yaml(resource)
             _, problems = parse_resource_text(path.name, text, specs)

@@ -22,14 +22,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import cast
 
 from fdi_drift.audit import AuditLog
 from fdi_drift.desired_state import DesiredResource, DesiredTree
-from fdi_drift.drift.differ import match
-from fdi_drift.drift.document import DecodedDocument, encode
+from fdi_drift.drift.differ import match, prepare_desired
+from fdi_drift.drift.document import DecodedDocument, encode, parse_pointer
 from fdi_drift.drift.model import (
     BlockReason,
     CycleReport,
+    JSONObject,
     JSONValue,
     Kind,
     ReconcileResult,
@@ -135,7 +137,10 @@ class Reconciler:
         for status in report.statuses:
             resource = declared.get(status.key)
             effective = ceiling.at_most(resource.reconcile if resource else None)
-            if status.status is not Status.DRIFTED or resource is None:
+            if resource is None or not (
+                status.status is Status.DRIFTED
+                or (status.status is Status.MISSING and resource.allow_create)
+            ):
                 statuses.append(status)
                 continue
             if effective is ReconcileMode.OBSERVE:
@@ -168,21 +173,34 @@ class Reconciler:
     ) -> Correction:
         key = resource.key
         history = self._history.setdefault(key, _History())
+        attempt = (revision, status.fingerprint)
         if sending:
-            blocked = self._rail(history, (revision, status.fingerprint), tree_valid, writes_so_far)
+            blocked = self._rail(history, attempt, tree_valid, writes_so_far)
             if blocked is not None:
                 reason, detail = blocked
                 return self._blocked(status, mode, reason, detail)
         kind = key.kind
         driver, spec = self._drivers[kind], self._specs[kind]
+        unwritable = spec.unwritable([change.pointer for change in status.changes])
+        if unwritable:
+            detail = f"no update call changes {', '.join(unwritable[:5])}"
+            return self._blocked(status, mode, BlockReason.NOT_WRITABLE, detail)
+        before: DecodedDocument | None = None
         try:
-            live = await driver.read(resource.scope, status.live_id)
-            if live.digest != status.fingerprint:
-                return Correction(
-                    status, mode, ReconcileResult.STALE, "live changed since the diff; not sent"
-                )
-            before = live.decode()
-            writes = spec.plan(resource.document, before, resource.prepared.ignore, self._resolve)
+            if status.status is not Status.MISSING:
+                live = await driver.read(resource.scope, status.live_id)
+                if live.digest != status.fingerprint:
+                    return Correction(
+                        status, mode, ReconcileResult.STALE, "live changed since the diff; not sent"
+                    )
+                before = live.decode()
+            writes = spec.plan(
+                resource.document,
+                before,
+                resource.prepared.ignore,
+                self._resolve,
+                resource.options,
+            )
         except SecretError as error:
             return self._blocked(status, mode, BlockReason.SECRET_UNAVAILABLE, str(error))
         except InvalidWriteError as error:
@@ -194,7 +212,10 @@ class Reconciler:
             return Correction(invalid, mode, ReconcileResult.INVALID, invalid.reason)
         except FdiDriftError as error:
             return Correction(status, mode, ReconcileResult.FAILED, f"read before write: {error}")
-        if spec.is_running(before.value):
+        if not writes:
+            detail = "the differing fields have no update call"
+            return self._blocked(status, mode, BlockReason.NOT_WRITABLE, detail)
+        if before is not None and spec.is_running(before.value):
             restart = spec.restart()
             policy = resource.running or self._rails.running
             if restart is None or policy is not RunningPolicy.STOP_UPDATE_START:
@@ -206,12 +227,12 @@ class Reconciler:
             PlannedRequest(driver.request_line(resource.scope, status.live_id, w), w.shown)
             for w in writes
         )
-        fields = {"resource": key.fields(), "live_id": status.live_id}
         if not sending:
             log.info(
                 "correction planned",
                 extra={
-                    **fields,
+                    "resource": key.fields(),
+                    "live_id": status.live_id,
                     "requests": [{"request": p.line, "body": p.body} for p in planned],
                 },
             )
@@ -219,69 +240,92 @@ class Reconciler:
         audit_id = self._audit.intent(
             resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
             revision=revision,
-            live_before=_shown_live(before),
+            live_before=None if before is None else _shown_live(before),
             requests=[{"request": p.line, "body": p.body} for p in planned],
         )
-        return await self._send(
-            resource, status, mode, writes, planned, audit_id, history, revision
-        )
+        result = await self._send(resource, status, writes, audit_id)
+        if result.result is ReconcileResult.APPLIED:
+            history.failures, history.retry_at = 0, 0.0
+            # A second write over this same live state would only mean someone undoes ours.
+            history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
+        else:
+            self._fail(history)
+        return replace(result, mode=mode, requests=planned)
 
     async def _send(
-        self,
-        resource: DesiredResource,
-        status: ResourceStatus,
-        mode: ReconcileMode,
-        writes: list[Write],
-        planned: tuple[PlannedRequest, ...],
-        audit_id: str,
-        history: _History,
-        revision: str,
+        self, resource: DesiredResource, status: ResourceStatus, writes: list[Write], audit_id: str
     ) -> Correction:
+        """Send the writes in order, verifying each that says what it covers, then the whole."""
         driver = self._drivers[resource.key.kind]
         fields = {"resource": resource.key.fields(), "audit_id": audit_id}
+        live_id = status.live_id
+        created = ""
+        verified, detail = True, ""
         try:
-            for item in writes:
-                await driver.send(resource.scope, status.live_id, item)
+            for write in writes:
+                new_id = await driver.send(resource.scope, live_id, write)
+                if new_id:
+                    live_id = created = new_id
+                held = not write.covers or len(writes) == 1
+                if not held and not await self._holds(resource, live_id, write.covers):
+                    verified = False
+                    detail = f"{write.action} was accepted, but the read-back still differs"
+                    break
+            if verified:
+                verified = await self._holds(resource, live_id, ())
+                detail = "" if verified else "written, but the read-back still differs"
         except CloudError as error:
             detail = f"write failed: {error}"
-            self._fail(history)
-            self._audit.outcome(audit_id, result=ReconcileResult.FAILED.value, detail=detail)
-            log.error("correction failed", extra={**fields, "detail": detail})
-            return Correction(
-                replace(status, reason=detail),
-                mode,
-                ReconcileResult.FAILED,
-                detail,
-                planned,
-                audit_id,
+            if created:
+                detail = (
+                    f"created {created}, then {detail}; the next cycle finds it by name "
+                    "and finishes the correction"
+                )
+            self._audit.outcome(
+                audit_id, result=ReconcileResult.FAILED.value, detail=detail, created=created
             )
-        try:
-            after = await driver.read(resource.scope, status.live_id)
-            verdict = match(
-                resource.prepared, self._specs[resource.key.kind].normalize_live(after.parse())
+            log.error("correction failed", extra={**fields, "detail": detail})
+            failed = replace(status, reason=detail, live_id=live_id)
+            return Correction(
+                failed, ReconcileMode.AUTO, ReconcileResult.FAILED, detail, (), audit_id
             )
         except FdiDriftError as error:
             verified, detail = False, f"written, but reading it back failed: {error}"
-        else:
-            verified = verdict.in_sync
-            detail = "" if verified else "written, but the read-back still differs"
         result = ReconcileResult.APPLIED if verified else ReconcileResult.VERIFY_FAILED
+        if verified and created:
+            detail = f"created {created}; add `id: {created}` to metadata in {resource.source}"
         self._audit.outcome(
-            audit_id, result=result.value, detail=detail, verification={"in_sync": verified}
+            audit_id,
+            result=result.value,
+            detail=detail,
+            verification={"in_sync": verified},
+            created=created,
         )
         if not verified:
-            self._fail(history)
             log.error("correction not verified", extra={**fields, "detail": detail})
-            return Correction(
-                replace(status, reason=detail), mode, result, detail, planned, audit_id
-            )
-        history.failures, history.retry_at = 0, 0.0
-        # A second write over this same live state would only mean someone keeps undoing ours.
-        attempt = (revision, status.fingerprint)
-        history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
-        log.info("correction applied", extra=fields)
-        fixed = replace(status, status=Status.IN_SYNC, changes=(), drift_since=None, reason="")
-        return Correction(fixed, mode, result, "", planned, audit_id)
+            unverified = replace(status, reason=detail, live_id=live_id)
+            return Correction(unverified, ReconcileMode.AUTO, result, detail, (), audit_id)
+        log.info("correction applied", extra={**fields, "live_id": live_id, "detail": detail})
+        fixed = replace(
+            status,
+            status=Status.IN_SYNC,
+            changes=(),
+            drift_since=None,
+            reason=detail,
+            live_id=live_id,
+        )
+        return Correction(fixed, ReconcileMode.AUTO, result, detail, (), audit_id)
+
+    async def _holds(
+        self, resource: DesiredResource, live_id: str, covers: tuple[str, ...]
+    ) -> bool:
+        """Whether live now holds the desired document, or the parts of it `covers` names."""
+        prepared = resource.prepared
+        if covers:
+            prepared = prepare_desired(_parts(resource.document, covers), prepared.ignore)
+        after = await self._drivers[resource.key.kind].read(resource.scope, live_id)
+        live = self._specs[resource.key.kind].normalize_live(after.parse())
+        return match(prepared, live).in_sync
 
     def _rail(
         self,
@@ -319,6 +363,24 @@ class Reconciler:
     ) -> Correction:
         held = replace(status, status=Status.BLOCKED, block=reason, reason=f"{reason}: {detail}")
         return Correction(held, mode, ReconcileResult.BLOCKED, held.reason)
+
+
+def _parts(document: JSONObject, pointers: tuple[str, ...]) -> JSONObject:
+    """Only the subtrees of `document` at `pointers` (which name dict keys)."""
+    picked: JSONObject = {}
+    for pointer in pointers:
+        path = parse_pointer(pointer)
+        source: JSONValue = document
+        target = picked
+        for index, segment in enumerate(path):
+            if not isinstance(source, dict) or segment not in source:
+                break
+            source = source[segment]
+            if index == len(path) - 1:
+                target[segment] = source
+            else:
+                target = cast(JSONObject, target.setdefault(segment, {}))
+    return picked
 
 
 def _shown_live(document: DecodedDocument) -> JSONValue:

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.auth import FileToken, StaticToken, TokenAuth, TokenSource
 from fdi_drift.cloud.client import ApiClient, ResponseObserver, RetryPolicy
+from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.iam import IamPasswordToken
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
@@ -127,24 +128,29 @@ class Runtime:
             verify=verify,
         )
         observer: ResponseObserver = self.metrics.observe_request
-        self._fdi_api = ApiClient(
-            service="fdi",
-            base_url=settings.endpoints.fdi,
-            auth=TokenAuth(source),
-            transport=transport,
-            timeout=settings.request_timeout_seconds,
-            retry=RetryPolicy(
-                attempts=settings.retry_attempts, base_delay=settings.retry_base_delay_seconds
-            ),
-            rate_limit_per_second=settings.rate_limit_per_second,
-            observer=observer,
-            user_agent=f"fdi-drift/{package_version()}",
-            verify=verify,
-        )
+
+        def api(service: str, base_url: str) -> ApiClient:
+            return ApiClient(
+                service=service,
+                base_url=base_url,
+                auth=TokenAuth(source),
+                transport=transport,
+                timeout=settings.request_timeout_seconds,
+                retry=RetryPolicy(
+                    attempts=settings.retry_attempts, base_delay=settings.retry_base_delay_seconds
+                ),
+                rate_limit_per_second=settings.rate_limit_per_second,
+                observer=observer,
+                user_agent=f"fdi-drift/{package_version()}",
+                verify=verify,
+            )
+
+        self._fdi_api = api("fdi", settings.endpoints.fdi)
+        self._drs_api = api("drs", settings.endpoints.drs)
         self._token_source = source
         self.credentials = source.describe()
         self.fdi = FdiClient(self._fdi_api)
-        self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi)
+        self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, DrsClient(self._drs_api))
         self.engine = Engine(
             self.drivers,
             SPECS,
@@ -246,6 +252,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self._fdi_api.aclose()
+        await self._drs_api.aclose()
         if isinstance(self._token_source, IamPasswordToken):
             await self._token_source.aclose()
 

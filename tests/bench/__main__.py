@@ -34,7 +34,7 @@ from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.engine import Engine
 from fdi_drift.exporter import dump_yaml
 from fdi_drift.kinds.contract import LiveEntry
-from fdi_drift.kinds.fdi_task import FdiTaskSpec, decode_task, live_task
+from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS, FdiTaskSpec, decode_task, live_task
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
@@ -136,7 +136,7 @@ async def bench_document() -> None:
     naive_desired = copy.deepcopy(resource.document)
 
     async def ours(body: bytes = answer) -> Status:
-        live = live_task(orjson.loads(body), what="bench")
+        live = live_task(orjson.loads(body), WRITABLE_TASK_FIELDS, what="bench")
         return (await engine.assess(Kind.FDI_TASK, resource, entry, live)).status
 
     async def cursor_moved() -> Status:

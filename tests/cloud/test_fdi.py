@@ -252,7 +252,7 @@ async def test_short_page_once_is_healed_by_the_restart() -> None:
             "held 1",
         ),
         (lambda body, n: body.update(entities=[]) if n % 2 == 0 else None, "held 0"),
-        (lambda body, n: body.update(total=3), "held 2 tasks where 1 were due"),
+        (lambda body, n: body.update(total=3), "held 2 items where 1 were due"),
     ],
     ids=["short page", "empty page", "more than total"],
 )

@@ -44,6 +44,7 @@ class BlockReason(StrEnum):
     FIGHTING = "fighting"
     RUNNING = "running"
     SECRET_UNAVAILABLE = "secret_unavailable"  # noqa: S105 - a reason, not a secret
+    NOT_WRITABLE = "not_writable"  # the differing fields have no update call
 
 
 class ReconcileResult(StrEnum):

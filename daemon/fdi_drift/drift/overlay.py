@@ -44,6 +44,16 @@ def overlay(live: JSONValue, declared: JSONValue, ignore: IgnoreRules, resolve: 
     return Overlay(sent, shown, tuple(secrets))
 
 
+def overlay_keeping_secrets(live: JSONValue, declared: JSONValue, ignore: IgnoreRules) -> JSONValue:
+    """`declared` over `live`, each secret reference keeping live's (masked) value.
+
+    For deciding what differs without resolving anything: a secret is unknowable, never drift.
+    """
+    merged = _merge(live, declared, (), ignore, None, [])
+    assert not isinstance(merged, _Absent)
+    return merged
+
+
 def secret_ref(value: JSONValue) -> str | None:
     """The reference of a `{secretRef: NAME/KEY}` value, or None."""
     if isinstance(value, dict) and len(value) == 1:
@@ -58,13 +68,15 @@ def _merge(
     declared: JSONValue,
     path: Path,
     ignore: IgnoreRules,
-    resolve: Resolve,
+    resolve: Resolve | None,
     secrets: list[Path],
 ) -> JSONValue | _Absent:
     if path and ignore.matches(path):
         return live
     ref = secret_ref(declared)
     if ref is not None:
+        if resolve is None:
+            return live
         secrets.append(path)
         return resolve(ref)
     if isinstance(declared, dict) and isinstance(live, dict):

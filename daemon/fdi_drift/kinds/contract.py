@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,11 +25,15 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class LiveEntry:
-    """One live resource as a list answer shows it; `version` changes whenever it is modified."""
+    """One live resource as a list answer shows it.
+
+    `version` changes whenever the resource is modified; None when the list carries no such
+    marker (DRS jobs), in which case the resource is read in every cycle.
+    """
 
     id: str
     name: str
-    version: str
+    version: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,9 @@ class Write:
     action: str
     body: JSONValue
     shown: JSONValue
+    # Pointers (into the desired document) this write establishes; when set, the write is
+    # verified on its own, by a read-back, before the next one is sent.
+    covers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class KindSpec(Protocol):
     kind: Kind
     needs_instance: bool
     default_ignore: tuple[str, ...]
+    can_create: bool  # a missing resource can be created (only with policy.allow_create)
+    write_options: tuple[str, ...]  # extra `policy` keys this kind's writes read
 
     def validate(self, name: str, spec: JSONObject) -> list[SpecProblem]:
         """Problems with a declared spec (pointers start at /spec)."""
@@ -94,13 +103,23 @@ class KindSpec(Protocol):
         ...
 
     def plan(
-        self, desired: JSONObject, live: DecodedDocument, ignore: IgnoreRules, resolve: Resolve
+        self,
+        desired: JSONObject,
+        live: DecodedDocument | None,
+        ignore: IgnoreRules,
+        resolve: Resolve,
+        options: Mapping[str, JSONValue],
     ) -> list[Write]:
         """The writes that make `live` hold `desired`, undeclared fields kept as live has them.
 
+        With `live` None, the writes that create the resource (only where `can_create`).
         Raises InvalidWriteError (naming the field) when the service would refuse a request,
         SecretError when a secret reference cannot be resolved.
         """
+        ...
+
+    def unwritable(self, pointers: Sequence[str]) -> list[str]:
+        """The pointers among these that no write of this kind can change."""
         ...
 
     def is_running(self, live: JSONValue) -> bool:
@@ -129,6 +148,6 @@ class KindDriver(Protocol):
         """How a write goes on the wire: "PUT /v2/.../tasks/ID"."""
         ...
 
-    async def send(self, scope: Scope, live_id: str, write: Write) -> None:
-        """Send one write; raises CloudError when the service refuses it."""
+    async def send(self, scope: Scope, live_id: str, write: Write) -> str | None:
+        """Send one write; a write that creates answers the new id. CloudError when refused."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from fdi_drift.cloud.fdi import FdiClient, task_path
@@ -20,6 +20,7 @@ from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
 from fdi_drift.drift.overlay import Resolve, overlay
 from fdi_drift.errors import DocumentError, InvalidWriteError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
+from fdi_drift.kinds.task_list import SharedTaskList
 
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,99}")
 TASK_TAG = re.compile(r"[A-Za-z0-9_-]{4,64}")
@@ -65,6 +66,8 @@ class FdiTaskSpec:
     needs_instance: bool = True
     # Cursors the service moves on its own while a task runs.
     default_ignore: tuple[str, ...] = ("/task_detail/**/dataTimestamp",)
+    can_create: bool = False  # the API pages offer no create call for common tasks
+    write_options: tuple[str, ...] = ()
 
     def validate(self, name: str, spec: JSONObject) -> list[SpecProblem]:
         problems: list[SpecProblem] = []
@@ -111,14 +114,24 @@ class FdiTaskSpec:
         return document
 
     def plan(
-        self, desired: JSONObject, live: DecodedDocument, ignore: IgnoreRules, resolve: Resolve
+        self,
+        desired: JSONObject,
+        live: DecodedDocument | None,
+        ignore: IgnoreRules,
+        resolve: Resolve,
+        options: Mapping[str, JSONValue],
     ) -> list[Write]:
+        if live is None:
+            raise InvalidWriteError("FdiTask cannot be created: the API has no create call")
         laid = overlay(live.value, desired, ignore, resolve)
         sent = _update_body(laid.sent, live.encoded)
         problems = update_body_problems(sent)
         if problems:
             raise InvalidWriteError("; ".join(problems))
         return [Write("update", sent, _update_body(laid.shown, live.encoded))]
+
+    def unwritable(self, pointers: Sequence[str]) -> list[str]:
+        return []  # the update replaces every writable field and task_detail whole
 
     def is_running(self, live: JSONValue) -> bool:
         task = live.get("task") if isinstance(live, dict) else None
@@ -213,11 +226,12 @@ class FdiTaskDriver:
 
     kind: Kind = Kind.FDI_TASK
 
-    def __init__(self, client: FdiClient) -> None:
+    def __init__(self, client: FdiClient, tasks: SharedTaskList) -> None:
         self._client = client
+        self._tasks = tasks
 
     async def list(self, scope: Scope) -> list[LiveEntry]:
-        entries = await self._client.list_tasks(scope.project_id, scope.instance_id)
+        entries = await self._tasks.entries(scope)
         return [
             LiveEntry(
                 id=entry["task_id"],
@@ -230,7 +244,7 @@ class FdiTaskDriver:
 
     async def read(self, scope: Scope, live_id: str) -> LiveDocument:
         answer = await self._client.get_task(scope.project_id, scope.instance_id, live_id)
-        return live_task(cast(JSONObject, answer), what=f"task {live_id}")
+        return live_task(cast(JSONObject, answer), WRITABLE_TASK_FIELDS, what=f"task {live_id}")
 
     def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
         path = task_path(scope.project_id, scope.instance_id, live_id)
@@ -252,11 +266,11 @@ class FdiTaskDriver:
             raise InvalidWriteError(f"FdiTask has no write action {write.action!r}")
 
 
-def live_task(answer: JSONObject, *, what: str) -> LiveDocument:
-    """A GET answer as a live document; its digest covers every field desired state can declare."""
+def live_task(answer: JSONObject, fields: Sequence[str], *, what: str) -> LiveDocument:
+    """A GET answer as a live document; its digest covers `task_detail` and the task `fields`."""
     task = cast(JSONObject, answer["task"])
     text = cast(str, answer["task_detail"])
-    writable = {key: task[key] for key in WRITABLE_TASK_FIELDS if key in task}
+    writable = {key: task[key] for key in fields if key in task}
     digest = hashlib.blake2b(canonical_bytes(writable), digest_size=16)
     digest.update(text.encode())
     return LiveDocument(

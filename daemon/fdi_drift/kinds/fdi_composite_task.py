@@ -1,0 +1,295 @@
+"""FdiCompositeTask: a ROMA Connect FDI composite (multi-table, real-time CDC) task.
+
+Read like a common task (`GET .../tasks/{id}`: `task` plus a `task_detail` JSON string holding
+`ext_info`, `mappings` and `schema_mappings`); listed among the tasks with a non-empty
+`ext_type`. Written through the composite calls only: seed 003 creates (with
+`policy.allow_create`), seed 004 initialises datasources and mappings, and
+`PUT .../multi-tasks/{id}` modifies description, tag and operation types. Name, type and
+application ids have no update call: drift there is reported as not writable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from fdi_drift.cloud.fdi import FdiClient, multi_task_path, multi_tasks_path, task_path
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes
+from fdi_drift.drift.ignore import IgnoreRules
+from fdi_drift.drift.model import JSONObject, JSONValue, Kind
+from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.errors import InvalidWriteError
+from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
+from fdi_drift.kinds.fdi_task import TASK_NAME, TASK_TAG, decode_task, live_task
+from fdi_drift.kinds.task_list import SharedTaskList
+
+OPERATION_TYPES = ("INSERT", "UPDATE", "DELETE")
+TASK_FIELDS = (
+    "task_type",
+    "description",
+    "task_tag",
+    "operation_types",
+    "source_app_id",
+    "target_app_id",
+    "source_datasource_id",
+    "target_datasource_id",
+)
+DETAIL_FIELDS = ("ext_info", "mappings", "schema_mappings")
+_MODIFIED = ("description", "task_tag", "operation_types")
+_INITIALISED = ("source_datasource_id", "target_datasource_id")
+_UNWRITABLE = ("/task/task_name", "/task/task_type", "/task/source_app_id", "/task/target_app_id")
+
+
+class FdiCompositeTaskSpec:
+    """Offline rules of the FdiCompositeTask kind."""
+
+    kind: Kind = Kind.FDI_COMPOSITE_TASK
+    needs_instance: bool = True
+    default_ignore: tuple[str, ...] = (
+        "/task_detail/mappings/*/updated_time",
+        "/task_detail/schema_mappings/*/updated_time",
+    )
+    can_create: bool = True
+    write_options: tuple[str, ...] = ("repulling_snapshot", "auto_mapping")
+
+    def validate(self, name: str, spec: JSONObject) -> list[SpecProblem]:
+        problems: list[SpecProblem] = []
+        if not TASK_NAME.fullmatch(name):
+            problems.append(
+                SpecProblem(
+                    "/metadata/name", "a task name is 3-100 letters, digits, '.', '_' or '-'"
+                )
+            )
+        for key in spec:
+            if key not in ("task", "task_detail"):
+                problems.append(SpecProblem(f"/spec/{key}", "unknown field (task, task_detail)"))
+        task = spec.get("task", {})
+        detail = spec.get("task_detail", {})
+        if not isinstance(task, dict):
+            problems.append(SpecProblem("/spec/task", "must be a mapping"))
+        else:
+            problems.extend(
+                SpecProblem(f"/spec/task/{f}", m) for f, m in _task_problems(name, task)
+            )
+        if not isinstance(detail, dict):
+            problems.append(SpecProblem("/spec/task_detail", "must be a mapping"))
+        else:
+            for key in detail:
+                if key not in DETAIL_FIELDS:
+                    problems.append(
+                        SpecProblem(
+                            f"/spec/task_detail/{key}",
+                            f"unknown field ({', '.join(DETAIL_FIELDS)})",
+                        )
+                    )
+        return problems
+
+    def desired_document(self, name: str, spec: JSONObject) -> JSONObject:
+        task = dict(cast(JSONObject, spec.get("task", {})))
+        task["task_name"] = name
+        document: JSONObject = {"task": task}
+        if "task_detail" in spec:
+            document["task_detail"] = spec["task_detail"]
+        return cast(JSONObject, self.normalize_live(document))
+
+    def normalize_live(self, document: JSONValue) -> JSONValue:
+        if not isinstance(document, dict) or not isinstance(document.get("task"), dict):
+            return document
+        task = dict(cast(JSONObject, document["task"]))
+        if isinstance(task.get("task_type"), str):
+            task["task_type"] = cast(str, task["task_type"]).upper()
+        types = task.get("operation_types")
+        if isinstance(types, list) and all(isinstance(t, str) for t in types):
+            # A set in the API's eyes: compare in one canonical order.
+            ordered = sorted((str(t) for t in types), key=_operation_order)
+            task["operation_types"] = cast(JSONValue, ordered)
+        return {**document, "task": task}
+
+    def export_spec(self, document: JSONValue) -> JSONObject:
+        live = cast(JSONObject, self.normalize_live(document))
+        task = cast(JSONObject, live.get("task", {}))
+        detail = cast(JSONObject, live.get("task_detail", {}))
+        spec_task: JSONObject = {k: task[k] for k in TASK_FIELDS if task.get(k) not in (None, "")}
+        spec_detail: JSONObject = {k: detail[k] for k in DETAIL_FIELDS if detail.get(k) is not None}
+        return {"task": spec_task, "task_detail": spec_detail}
+
+    def plan(
+        self,
+        desired: JSONObject,
+        live: DecodedDocument | None,
+        ignore: IgnoreRules,
+        resolve: Resolve,
+        options: Mapping[str, JSONValue],
+    ) -> list[Write]:
+        if live is None:
+            return _create(desired, bool(options.get("auto_mapping")))
+        laid = overlay(live.value, desired, ignore, resolve)
+        want = cast(JSONObject, laid.sent)
+        have = cast(JSONObject, self.normalize_live(live.value))
+        want_task, have_task = cast(JSONObject, want["task"]), cast(JSONObject, have["task"])
+        want_detail = cast(JSONObject, want.get("task_detail", {}))
+        have_detail = cast(JSONObject, have.get("task_detail", {}))
+        writes: list[Write] = []
+        if _differs(want_task, have_task, _INITIALISED) or _differs(
+            want_detail, have_detail, DETAIL_FIELDS
+        ):
+            writes.append(_init(want_task, want_detail, bool(options.get("auto_mapping"))))
+        if options.get("repulling_snapshot") or _differs(want_task, have_task, _MODIFIED):
+            body: JSONObject = {
+                k: want_task[k] for k in ("description", "task_tag") if want_task.get(k)
+            }
+            body["operation_types"] = want_task.get("operation_types", [])
+            body["repulling_snapshot"] = bool(options.get("repulling_snapshot"))
+            _check(_modify_problems(body))
+            covers = tuple(f"/task/{k}" for k in _MODIFIED)
+            writes.append(Write("modify", body, body, covers))
+        return writes
+
+    def unwritable(self, pointers: Sequence[str]) -> list[str]:
+        return [p for p in pointers if p.startswith(_UNWRITABLE)]
+
+    def is_running(self, live: JSONValue) -> bool:
+        task = live.get("task") if isinstance(live, dict) else None
+        return isinstance(task, dict) and task.get("status") == "running"
+
+    def restart(self) -> tuple[Write, Write] | None:
+        return Write("stop", None, None), Write("start", None, None)
+
+
+def _operation_order(value: str) -> int:
+    return OPERATION_TYPES.index(value) if value in OPERATION_TYPES else len(OPERATION_TYPES)
+
+
+def _differs(want: JSONObject, have: JSONObject, keys: Sequence[str]) -> bool:
+    return any(
+        key in want and canonical_bytes(want[key]) != canonical_bytes(have.get(key)) for key in keys
+    )
+
+
+def _create(desired: JSONObject, auto_mapping: bool) -> list[Write]:
+    task = cast(JSONObject, desired.get("task", {}))
+    detail = cast(JSONObject, desired.get("task_detail", {}))
+    body: JSONObject = {"task_name": task["task_name"], "task_type": "REALTIME"}
+    for key in ("description", "task_tag", "operation_types", "source_app_id", "target_app_id"):
+        if task.get(key) is not None:
+            body[key] = task[key]
+    problems = [m for _, m in _task_problems(str(task["task_name"]), body)]
+    if "operation_types" not in body:
+        problems.append("task.operation_types: required to create a composite task")
+    _check(problems)
+    return [Write("create", body, body), _init(task, detail, auto_mapping)]
+
+
+def _init(task: JSONObject, detail: JSONObject, auto_mapping: bool) -> Write:
+    body: JSONObject = {k: task[k] for k in _INITIALISED if isinstance(task.get(k), str)}
+    if detail.get("ext_info") is not None:
+        body["ext_info"] = detail["ext_info"]
+    body["auto_mapping"] = auto_mapping
+    problems = [
+        f"task.{k}: required to initialise (1-64 characters)"
+        for k in _INITIALISED
+        if not isinstance(body.get(k), str) or not 1 <= len(cast(str, body[k])) <= 64
+    ]
+    _check(problems)
+    covers = (*(f"/task/{k}" for k in _INITIALISED), "/task_detail")
+    return Write("init", body, body, covers)
+
+
+def _check(problems: list[str]) -> None:
+    if problems:
+        raise InvalidWriteError("; ".join(problems))
+
+
+def _task_problems(name: str, task: JSONObject) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for key, value in task.items():
+        if key == "task_name":
+            if value != name:
+                found.append((key, "must equal metadata.name (or be left out)"))
+        elif key not in TASK_FIELDS:
+            found.append(
+                (key, f"unknown or not desired state (writable: {', '.join(TASK_FIELDS)})")
+            )
+        elif key == "operation_types":
+            if (
+                not isinstance(value, list)
+                or not 1 <= len(value) <= 3
+                or len(set(map(str, value))) != len(value)
+                or not all(v in OPERATION_TYPES for v in value)
+            ):
+                found.append((key, "1-3 distinct values of INSERT, UPDATE, DELETE"))
+        elif not isinstance(value, str):
+            found.append((key, "must be a string"))
+        elif key == "task_type" and value.upper() != "REALTIME":
+            found.append((key, "composite tasks are REALTIME"))
+        elif key == "description" and not 1 <= len(value) <= 1024:
+            found.append((key, "1-1024 characters"))
+        elif key == "task_tag" and not TASK_TAG.fullmatch(value):
+            found.append((key, "4-64 letters, digits, '-' or '_'"))
+        elif key.endswith("_id") and not 1 <= len(value) <= 64:
+            found.append((key, "1-64 characters"))
+    return found
+
+
+def _modify_problems(body: JSONObject) -> list[str]:
+    checked = {k: v for k, v in body.items() if k != "repulling_snapshot"}
+    return [f"task.{field}: {message}" for field, message in _task_problems("", checked)]
+
+
+class FdiCompositeTaskDriver:
+    """Lists, reads and writes FDI composite tasks."""
+
+    kind: Kind = Kind.FDI_COMPOSITE_TASK
+
+    def __init__(self, client: FdiClient, tasks: SharedTaskList) -> None:
+        self._client = client
+        self._tasks = tasks
+
+    async def list(self, scope: Scope) -> list[LiveEntry]:
+        entries = await self._tasks.entries(scope)
+        return [
+            LiveEntry(
+                id=entry["task_id"],
+                name=str(entry.get("task_name", "")),
+                version=str(entry.get("last_modified_time", "")),
+            )
+            for entry in entries
+            if entry.get("ext_type")
+        ]
+
+    async def read(self, scope: Scope, live_id: str) -> LiveDocument:
+        answer = cast(
+            JSONObject, await self._client.get_task(scope.project_id, scope.instance_id, live_id)
+        )
+        what = f"composite task {live_id}"
+        fields = (*TASK_FIELDS, "task_name")
+        document = live_task(answer, fields, what=what)
+        return LiveDocument(document.digest, document.parse, lambda: decode_task(answer, what=what))
+
+    def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
+        ids = (scope.project_id, scope.instance_id)
+        if write.action == "create":
+            return f"POST {multi_tasks_path(*ids)}"
+        if write.action == "init":
+            return f"POST {multi_tasks_path(*ids)}/init"
+        if write.action == "modify":
+            return f"PUT {multi_task_path(*ids, live_id)}"
+        action = {"stop": "terminate", "start": "run"}[write.action]
+        return f"POST {task_path(*ids, live_id)}/{action}"
+
+    async def send(self, scope: Scope, live_id: str, write: Write) -> str | None:
+        ids = (scope.project_id, scope.instance_id)
+        body = cast(JSONObject, write.body)
+        if write.action == "create":
+            return await self._client.create_multi_task(*ids, body)
+        if write.action == "init":
+            await self._client.init_multi_task(*ids, {**body, "task_id": live_id})
+        elif write.action == "modify":
+            await self._client.update_multi_task(*ids, live_id, body)
+        elif write.action == "stop":
+            await self._client.stop_task(*ids, live_id)
+        elif write.action == "start":
+            await self._client.start_task(*ids, live_id)
+        else:
+            raise InvalidWriteError(f"FdiCompositeTask has no write action {write.action!r}")
+        return None
