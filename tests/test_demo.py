@@ -34,7 +34,10 @@ def test_demo_reports_the_pointer_inside_the_nested_string() -> None:
     assert "3 in sync" in result.stdout
     plan = result.stdout[result.stdout.index("reconcile --apply` would send") :]
     assert "PUT /v2/c53626012ba84727b938ca8bf03108ef/fdi/instances/" in plan
-    assert f"/tasks/{NODES_TASK}" in plan and "Plan: 1 to update." in plan
+    assert f"/tasks/{NODES_TASK}" in plan and "Plan: 3 to update." in plan
+    assert "(type speed_limit)" in plan and "/multi-tasks/" in plan
+    assert '+ /task/operation_types/2: (absent) -> "DELETE"' in result.stdout
+    assert '~ /speed_limit/0/speed: "200" -> "50"' in result.stdout
 
 
 def test_demo_serve_keeps_the_daemon_up() -> None:

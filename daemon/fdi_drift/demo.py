@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from fdi_drift import emulator as emulator_package
+from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.payloads import TaskBasicRequestBody, UpdateTaskBody
 from fdi_drift.cloud.transports import in_process
@@ -32,6 +33,8 @@ SAMPLES = Path(emulator_package.__file__).parent / "samples"
 PROJECT_ID = "c53626012ba84727b938ca8bf03108ef"
 INSTANCE_ID = "fae7ff6c-8e07-4cf8-9e67-589cab2f017c"
 EDITED_TASK = "nodes-api-to-oracle"
+EDITED_COMPOSITE = "5c0e7d2a9b3f4e61a8d47f1b2c3e9a60"  # orders-cdc-mysql-to-dws
+EDITED_JOB = "b84f2d6a-1c3e-4a5b-9d7f-0e2c4a6b8jb01"  # orders-sync-prod
 # Not a secret: the emulator accepts it and nothing else does.
 DEMO_TOKEN = "demo-token-for-the-local-emulator"  # noqa: S105
 
@@ -69,9 +72,13 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
     )
     runtime = Runtime(settings, transport=transport)
     try:
-        tasks = len(emulator.store.tasks(PROJECT_ID, INSTANCE_ID))
-        print(f"Started the FDI emulator with {tasks} sample tasks from {SAMPLES.name}/.")
-        await edit_like_a_person(runtime.fdi)
+        tasks = len(emulator.store.entries(PROJECT_ID, INSTANCE_ID))
+        jobs = len(emulator.drs.jobs(PROJECT_ID))
+        print(
+            f"Started the cloud emulator with {tasks} FDI tasks (one composite) and {jobs} DRS"
+            f" job from {SAMPLES.name}/."
+        )
+        await edit_like_a_person(runtime.fdi, runtime.drs)
         if await runtime.reload() is None:
             print("error: the desired state is invalid; run `fdi-drift validate`", file=sys.stderr)
             return 1
@@ -80,7 +87,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         assert outcome is not None
         report, corrections = outcome
         print(render_text(report), end="")
-        print("\nWhat `fdi-drift reconcile --apply` would send to correct it (dry run):\n")
+        print("\nWhat `fdi-drift reconcile --apply` would send to correct them (dry run):\n")
         print(render_plan(corrections, applying=False, hints=False), end="")
         if not serve_after:
             print(
@@ -103,8 +110,28 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
             await emulator_task
 
 
-async def edit_like_a_person(fdi: FdiClient) -> None:
-    """Change a task through the API: its description and a field inside the nested bodyRaw."""
+async def edit_like_a_person(fdi: FdiClient, drs: DrsClient) -> None:
+    """Hand edits through the APIs: a common task, a composite task and a DRS job."""
+    await _edit_common_task(fdi)
+    await fdi.update_multi_task(
+        PROJECT_ID,
+        INSTANCE_ID,
+        EDITED_COMPOSITE,
+        {
+            "description": "Orders, items and customers from the shop MySQL into DWS,"
+            " change data capture",
+            "task_tag": "orders-cdc",
+            "operation_types": ["INSERT", "UPDATE"],
+            "repulling_snapshot": False,
+        },
+    )
+    print("Someone stopped orders-cdc-mysql-to-dws replicating DELETEs (operation_types).")
+    speed = [{"begin": "01:00", "end": "06:59", "speed": "200"}]
+    await drs.update_job(PROJECT_ID, EDITED_JOB, "speed_limit", {"speed_limit": speed})
+    print("Someone raised the night-time speed limit of DRS job orders-sync-prod to 200 MB/s.")
+
+
+async def _edit_common_task(fdi: FdiClient) -> None:
     entries = await fdi.list_tasks(PROJECT_ID, INSTANCE_ID)
     task_id = next(e["task_id"] for e in entries if e.get("task_name") == EDITED_TASK)
     answer = await fdi.get_task(PROJECT_ID, INSTANCE_ID, task_id)

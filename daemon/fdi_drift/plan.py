@@ -65,7 +65,8 @@ def _plan_lines(
         headline = _HEADLINE[correction.result]
         if correction.result in (ReconcileResult.BLOCKED, ReconcileResult.INVALID):
             headline += f": {correction.detail}"
-        yield f"{key.kind} {key.name}{ident} in {key.project_id}/{key.instance_id}: {headline}"
+        scope = "/".join(part for part in (key.project_id, key.instance_id) if part)
+        yield f"{key.kind} {key.name}{ident} in {scope}: {headline}"
         if status.source:
             yield f"  desired: {status.source}"
         if correction.result in (ReconcileResult.FAILED, ReconcileResult.VERIFY_FAILED):

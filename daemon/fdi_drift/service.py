@@ -150,7 +150,8 @@ class Runtime:
         self._token_source = source
         self.credentials = source.describe()
         self.fdi = FdiClient(self._fdi_api)
-        self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, DrsClient(self._drs_api))
+        self.drs = DrsClient(self._drs_api)
+        self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, self.drs)
         self.engine = Engine(
             self.drivers,
             SPECS,

@@ -235,10 +235,12 @@ def _speed_problems(limits: Any) -> list[tuple[str, str]]:
             found.append((where, "must be {begin, end, speed}"))
             continue
         begin, end, speed = item.get("begin"), item.get("end"), item.get("speed")
+        # YAML 1.1 reads an unquoted 12:30 as the number 45000: say so.
+        hint = "; quote it" if isinstance(begin, int) or isinstance(end, int) else ""
         if not isinstance(begin, str) or not _HOUR_MINUTE.fullmatch(begin):
-            found.append((f"{where}/begin", "hh:mm in UTC"))
+            found.append((f"{where}/begin", f"hh:mm in UTC{hint}"))
         if not isinstance(end, str) or not _HOUR_MINUTE.fullmatch(end) or not end.endswith(":59"):
-            found.append((f"{where}/end", "hh:mm in UTC, ending in :59"))
+            found.append((f"{where}/end", f"hh:mm in UTC, ending in :59{hint}"))
         if not (str(speed).isdigit() and 1 <= int(str(speed)) <= 9999):
             found.append((f"{where}/speed", "1-9999 MB/s"))
     return found
