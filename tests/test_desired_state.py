@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fdi_drift.desired_state import DesiredStateLoader, git_revision
+from fdi_drift.checkout import git_revision
+from fdi_drift.desired_state import DesiredStateLoader
 from fdi_drift.drift.model import Kind
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.settings import ReconcileMode

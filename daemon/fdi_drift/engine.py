@@ -14,7 +14,6 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import Match, diff, match
@@ -31,7 +30,6 @@ from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveDocument, LiveEnt
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Offload = Callable[
     [Callable[[Match], tuple[FieldChange, ...]], Match], Awaitable[tuple[FieldChange, ...]]
 ]
