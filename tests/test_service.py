@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fdi_drift.errors import ConfigError
-from fdi_drift.service import reconcile_windows
+from fdi_drift.errors import AuthError, ConfigError
+from fdi_drift.service import key_source, reconcile_windows
+from fdi_drift.settings import AkSkEnvAuth
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SUNDAY_3AM = datetime(2026, 11, 22, 3, 15, tzinfo=UTC)
@@ -44,3 +45,11 @@ def test_bad_windows_name_the_setting(expression: str) -> None:
     """An invalid expression is a configuration error naming the window."""
     with pytest.raises(ConfigError, match=r"reconcile.windows\[0\]"):
         reconcile_windows((expression,))
+
+
+async def test_unset_aksk_variables_fail_each_request_by_name() -> None:
+    """AK/SK variables that are not set make every signing fail, naming the variables."""
+    source = key_source(AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK", None))
+    with pytest.raises(AuthError, match="HUAWEICLOUD_SDK_SK is not set"):
+        await source.get()
+    assert "AK/SK from environment variables" in source.describe()

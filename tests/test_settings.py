@@ -8,6 +8,8 @@ import pytest
 
 from fdi_drift.errors import ConfigError
 from fdi_drift.settings import (
+    AkSkEnvAuth,
+    AkSkFileAuth,
     IamPasswordAuth,
     ReconcileMode,
     TokenEnvAuth,
@@ -110,3 +112,42 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     """A configuration file that does not exist is named in the error."""
     with pytest.raises(ConfigError, match=r"absent\.yaml: cannot read"):
         load_settings(tmp_path / "absent.yaml", environ={})
+
+
+def test_aksk_modes_and_the_sdk_variables(tmp_path: Path) -> None:
+    """aksk takes two files or two variables; with no auth, the SDK's AK/SK variables win."""
+    files = load_settings(
+        write(tmp_path, "auth: {aksk: {ak_file: s/ak, sk_file: s/sk}}\n"), environ={}
+    )
+    assert files.auth == AkSkFileAuth(tmp_path / "s/ak", tmp_path / "s/sk")
+    env = {"MY_AK": "AK1", "MY_SK": "SK1-secret"}
+    named = load_settings(
+        write(tmp_path, "auth: {aksk: {ak_env: MY_AK, sk_env: MY_SK}}\n"), environ=env
+    )
+    assert named.auth == AkSkEnvAuth("MY_AK", "MY_SK", "AK1", "SK1-secret")
+    assert "SK1-secret" not in repr(named)
+    sdk_env = {"HUAWEICLOUD_SDK_AK": "AK2", "HUAWEICLOUD_SDK_SK": "SK2", "FDI_DRIFT_TOKEN": "t"}
+    default = load_settings(write(tmp_path, ""), environ=sdk_env)
+    assert default.auth == AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK2", "SK2")
+    only_token = load_settings(
+        write(tmp_path, ""), environ={"HUAWEICLOUD_SDK_AK": "AK2", "FDI_DRIFT_TOKEN": "t"}
+    )
+    assert only_token.auth == TokenEnvAuth("FDI_DRIFT_TOKEN", "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("auth: {aksk: {ak_file: a}}\n", "give ak_file and sk_file, or ak_env and sk_env"),
+        ("auth: {aksk: {ak_file: a, sk_file: b, ak_env: C}}\n", "give ak_file and sk_file"),
+        ("auth: {aksk: {key: a}}\n", "auth.aksk.key: unknown key"),
+        (
+            "auth: {kerberos: {}}\n",
+            r"auth.kerberos: unknown mode \(token_file, token_env, iam_password, aksk\)",
+        ),
+    ],
+)
+def test_bad_aksk_settings(tmp_path: Path, text: str, message: str) -> None:
+    """AK/SK settings that cannot work are errors naming the key."""
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), environ={})

@@ -22,6 +22,7 @@ from fdi_drift.cloud.client import ApiClient, ResponseObserver, RetryPolicy
 from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.iam import IamPasswordToken
+from fdi_drift.cloud.signing import AkSkAuth, FileKeys, KeyPair, KeySource, StaticKeys
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind
 from fdi_drift.engine import Engine
@@ -33,6 +34,8 @@ from fdi_drift.reconciler import Correction, Rails, Reconciler
 from fdi_drift.secrets import SecretResolver
 from fdi_drift.server import DaemonState, create_app
 from fdi_drift.settings import (
+    AkSkEnvAuth,
+    AkSkFileAuth,
     AuthSettings,
     IamPasswordAuth,
     ReconcileMode,
@@ -106,6 +109,38 @@ def token_source(
     )
 
 
+class _UnsetEnvKeys:
+    """Stands in for AK/SK variables that are not set, so every request says so."""
+
+    def __init__(self, description: str, missing: str) -> None:
+        self._description = description
+        self._missing = missing
+
+    async def get(self) -> KeyPair:
+        raise AuthError(f"{self._description}: {self._missing} not set")
+
+    async def invalidate(self, keys: KeyPair) -> None:
+        return None
+
+    def describe(self) -> str:
+        return self._description
+
+
+def key_source(auth: AkSkFileAuth | AkSkEnvAuth) -> KeySource:
+    """The key-pair source an AK/SK configuration names."""
+    if isinstance(auth, AkSkFileAuth):
+        return FileKeys(auth.ak_file, auth.sk_file)
+    missing = [
+        v for v, value in ((auth.ak_variable, auth.ak), (auth.sk_variable, auth.sk)) if not value
+    ]
+    if missing:
+        return _UnsetEnvKeys(
+            auth.describe(), " and ".join(missing) + (" is" if len(missing) == 1 else " are")
+        )
+    assert auth.ak is not None and auth.sk is not None
+    return StaticKeys(KeyPair(auth.ak, auth.sk), auth.describe())
+
+
 class Runtime:
     """Everything one process needs to check: clients, drivers, engine, loader, metrics."""
 
@@ -120,20 +155,35 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version())
         verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else True
-        source = token_source(
-            settings.auth,
-            iam_url=settings.endpoints.iam,
-            transport=transport,
-            timeout=settings.request_timeout_seconds,
-            verify=verify,
-        )
+        self._token_source: TokenSource | None = None
+        make_auth: Callable[[], httpx.Auth]
+        if isinstance(settings.auth, AkSkFileAuth | AkSkEnvAuth):
+            keys = key_source(settings.auth)
+            self.credentials = keys.describe()
+
+            def make_auth() -> httpx.Auth:
+                return AkSkAuth(keys, clock=clock)
+        else:
+            source = token_source(
+                settings.auth,
+                iam_url=settings.endpoints.iam,
+                transport=transport,
+                timeout=settings.request_timeout_seconds,
+                verify=verify,
+            )
+            self._token_source = source
+            self.credentials = source.describe()
+
+            def make_auth() -> httpx.Auth:
+                return TokenAuth(source)
+
         observer: ResponseObserver = self.metrics.observe_request
 
         def api(service: str, base_url: str) -> ApiClient:
             return ApiClient(
                 service=service,
                 base_url=base_url,
-                auth=TokenAuth(source),
+                auth=make_auth(),
                 transport=transport,
                 timeout=settings.request_timeout_seconds,
                 retry=RetryPolicy(
@@ -147,8 +197,6 @@ class Runtime:
 
         self._fdi_api = api("fdi", settings.endpoints.fdi)
         self._drs_api = api("drs", settings.endpoints.drs)
-        self._token_source = source
-        self.credentials = source.describe()
         self.fdi = FdiClient(self._fdi_api)
         self.drs = DrsClient(self._drs_api)
         self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, self.drs)

@@ -22,6 +22,8 @@ from fdi_drift.errors import ConfigError
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SECRET_ENV_PREFIX = "FDI_DRIFT_SECRET_"  # noqa: S105 - a variable name prefix
+_AUTH_MODES = ("token_file", "token_env", "iam_password", "aksk")
+_AKSK_KEYS = frozenset({"ak_file", "sk_file", "ak_env", "sk_env"})
 _RECONCILE_KEYS = frozenset(
     {
         "mode",
@@ -34,6 +36,8 @@ _RECONCILE_KEYS = frozenset(
     }
 )
 DEFAULT_TOKEN_ENV = "FDI_DRIFT_TOKEN"  # noqa: S105 - a variable name
+# The official SDKs' own variables, so an environment set up for them works unchanged.
+SDK_AK_ENV, SDK_SK_ENV = "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"
 
 
 class ReconcileMode(StrEnum):
@@ -105,7 +109,31 @@ class IamPasswordAuth:
         return f"IAM password login for {self.domain}/{self.user}"
 
 
-AuthSettings = TokenFileAuth | TokenEnvAuth | IamPasswordAuth
+@dataclass(frozen=True, slots=True)
+class AkSkFileAuth:
+    """An access key pair in two files (a mounted Secret), re-read when they change."""
+
+    ak_file: Path
+    sk_file: Path
+
+    def describe(self) -> str:
+        return f"AK/SK from files {self.ak_file} and {self.sk_file}"
+
+
+@dataclass(frozen=True, slots=True)
+class AkSkEnvAuth:
+    """An access key pair in environment variables; values are None when unset."""
+
+    ak_variable: str
+    sk_variable: str
+    ak: str | None = field(default=None, repr=False)
+    sk: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        return f"AK/SK from environment variables {self.ak_variable} and {self.sk_variable}"
+
+
+AuthSettings = TokenFileAuth | TokenEnvAuth | IamPasswordAuth | AkSkFileAuth | AkSkEnvAuth
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,9 +402,12 @@ class _Reader:
 
     def auth(self, value: Any) -> AuthSettings:
         if value is None:
+            # No auth configured: the SDKs' AK/SK variables if both are set, else a token.
+            if self.environ.get(SDK_AK_ENV) and self.environ.get(SDK_SK_ENV):
+                return self._aksk_env(SDK_AK_ENV, SDK_SK_ENV)
             return TokenEnvAuth(DEFAULT_TOKEN_ENV, self.environ.get(DEFAULT_TOKEN_ENV))
         if not isinstance(value, dict) or len(value) != 1:
-            raise self.error("auth", "must hold exactly one of token_file, token_env, iam_password")
+            raise self.error("auth", f"must hold exactly one of {', '.join(_AUTH_MODES)}")
         ((mode, body),) = value.items()
         if mode == "token_file":
             return TokenFileAuth(self.path(body, "auth.token_file"))
@@ -398,4 +429,24 @@ class _Reader:
                 password_file=self.path(body["password_file"], "auth.iam_password.password_file"),
                 project_id=body["project_id"],
             )
-        raise self.error(f"auth.{mode}", "unknown mode (token_file, token_env or iam_password)")
+        if mode == "aksk":
+            if not isinstance(body, dict):
+                raise self.error("auth.aksk", "must be a mapping")
+            self.reject_unknown(body, _AKSK_KEYS, "auth.aksk.")
+            if "ak_file" in body or "sk_file" in body:
+                if not {"ak_file", "sk_file"} <= set(body) or {"ak_env", "sk_env"} & set(body):
+                    raise self.error("auth.aksk", "give ak_file and sk_file, or ak_env and sk_env")
+                return AkSkFileAuth(
+                    self.path(body["ak_file"], "auth.aksk.ak_file"),
+                    self.path(body["sk_file"], "auth.aksk.sk_file"),
+                )
+            return self._aksk_env(
+                self.string(body, "ak_env", SDK_AK_ENV, "auth.aksk."),
+                self.string(body, "sk_env", SDK_SK_ENV, "auth.aksk."),
+            )
+        raise self.error(f"auth.{mode}", f"unknown mode ({', '.join(_AUTH_MODES)})")
+
+    def _aksk_env(self, ak_variable: str, sk_variable: str) -> AkSkEnvAuth:
+        return AkSkEnvAuth(
+            ak_variable, sk_variable, self.environ.get(ak_variable), self.environ.get(sk_variable)
+        )
