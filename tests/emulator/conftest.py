@@ -1,4 +1,4 @@
-"""Shared fixtures: an emulator seeded with the bundled samples, a fake clock, an HTTP client."""
+"""Shared fixtures: an emulator seeded with the bundled samples, a fake clock, HTTP clients."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import fdi_drift.emulator
-from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser
+from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser, KeyPair
 
 SAMPLES = pathlib.Path(fdi_drift.emulator.__file__).parent / "samples"
 PROJECT = "c53626012ba84727b938ca8bf03108ef"
@@ -19,6 +19,8 @@ INSTANCE = "fae7ff6c-8e07-4cf8-9e67-589cab2f017c"
 BASE = f"/v2/{PROJECT}/fdi/instances/{INSTANCE}"
 TOKEN = "static-test-token"
 USER = IamUser(domain="acme", name="ops", password="s3cret-pass")
+KEY = KeyPair(access_key="EMULATORAK0001", secret_key="emulator-secret-key-0001")
+OTHER_KEY = KeyPair(access_key="EMULATORAK0002", secret_key="emulator-secret-key-0002")
 ORDERS = "9496207a5d6b44b486d79005b5815bd4"
 NODES = "15366328208d4d77b76532fe9f4006a6"
 CUSTOMERS = "f3cebc609d7068182f4320358771bc89"
@@ -106,8 +108,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def emulator(clock: FakeClock) -> Emulator:
-    """An emulator seeded with the samples, one static token and one IAM user."""
-    config = EmulatorConfig(seed_dir=SAMPLES, tokens=frozenset({TOKEN}), users=(USER,))
+    """An emulator seeded with the samples, one static token, one IAM user and two key pairs."""
+    config = EmulatorConfig(
+        seed_dir=SAMPLES,
+        tokens=frozenset({TOKEN}),
+        users=(USER,),
+        key_pairs=(KEY, OTHER_KEY),
+    )
     return Emulator(config, clock=clock)
 
 
@@ -118,4 +125,12 @@ async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=transport, base_url="http://emulator.test", headers={"X-Auth-Token": TOKEN}
     ) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the emulator in process, sending no token."""
+    transport = httpx.ASGITransport(app=emulator)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as http:
         yield http

@@ -8,7 +8,16 @@ import httpx
 import pytest
 
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
-from tests.emulator.conftest import BASE, INSTANCE, ORDERS, PROJECT, SAMPLES, TOKEN, sample_body
+from tests.emulator.conftest import (
+    BASE,
+    INSTANCE,
+    ORDERS,
+    PROJECT,
+    SAMPLES,
+    TOKEN,
+    FakeClock,
+    sample_body,
+)
 
 
 @pytest.mark.parametrize(
@@ -138,3 +147,36 @@ async def test_serve_reports_an_address_in_use() -> None:
     finally:
         stop.set()
         await asyncio.wait_for(first, timeout=10)
+
+
+async def test_every_answer_carries_the_emulators_date(
+    emulator: Emulator,
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    clock: FakeClock,
+) -> None:
+    """API answers, refusals, unknown routes, control routes and faults carry Date by the clock."""
+    emulator.faults.inject(method="GET", path="/run$", status=503)
+    answers = [
+        await client.get(f"{BASE}/tasks/{ORDERS}"),
+        await anonymous.get(f"{BASE}/tasks/{ORDERS}"),
+        await client.get("/nowhere"),
+        await anonymous.get("/_emulator/requests"),
+        await client.get(f"{BASE}/tasks/{ORDERS}/run"),
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 404, 200, 503]
+    for answer in answers:
+        assert answer.headers.get_list("date") == ["Tue, 14 Nov 2023 22:13:20 GMT"]
+    clock.advance(3600.9)
+    later = await client.get(f"{BASE}/tasks/{ORDERS}")
+    assert later.headers["date"] == "Tue, 14 Nov 2023 23:13:20 GMT"
+
+
+async def test_a_faults_own_date_header_is_kept(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
+    """A planned fault that sets Date answers with that one only, to test a client's clock check."""
+    stale = "Mon, 01 Jan 2024 00:00:00 GMT"
+    emulator.faults.inject(path="tasks", status=401, headers={"Date": stale})
+    answer = await client.get(f"{BASE}/tasks/{ORDERS}")
+    assert answer.headers.get_list("date") == [stale]

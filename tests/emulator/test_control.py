@@ -8,7 +8,10 @@ import httpx
 import pytest
 
 from fdi_drift.emulator.app import Emulator
-from tests.emulator.conftest import BASE, JOB, JOBS, ORDERS, TOKEN
+from fdi_drift.emulator.control import ControlApi
+from fdi_drift.emulator.faults import FaultInjector
+from fdi_drift.emulator.store import TaskStore
+from tests.emulator.conftest import BASE, JOB, JOBS, ORDERS, TOKEN, FakeClock
 
 TASK = f"{BASE}/tasks/{ORDERS}"
 
@@ -131,3 +134,15 @@ async def test_fighting_switch_reaches_drs_jobs(
     await client.get(JOBS)
     detail = (await client.get(f"{JOBS}/{JOB}", params={"type": "detail"})).json()
     assert detail["job"]["base_info"]["name"] == "orders-sync-prod"
+
+
+def test_key_pair_routes_need_credentials(clock: FakeClock) -> None:
+    """A control API built without key pairs answers 404 on the key-pair routes."""
+    control = ControlApi([], FaultInjector(), TaskStore(clock))
+    assert control.handle("GET", "/_emulator/key-pairs", b"").status == 404
+    assert control.handle("PUT", "/_emulator/key-pairs", b"[]").status == 404
+
+
+async def test_key_pair_route_refuses_other_methods(control: httpx.AsyncClient) -> None:
+    """Only GET and PUT exist on /_emulator/key-pairs."""
+    assert (await control.delete("/_emulator/key-pairs")).status_code == 404

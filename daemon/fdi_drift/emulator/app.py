@@ -1,11 +1,14 @@
 """The emulated cloud as one ASGI app: FDI task routes, DRS job routes, IAM login, control API.
 
 A request to a cloud API route goes through, in order: the configured latency, a planned fault
-(faults.py), a random fault, the token check (iam.py), the path id check (1-64 characters,
+(faults.py), a random fault, authentication (a request whose Authorization header names
+`SDK-HMAC-SHA256` is checked as signed by credentials.py, any other needs an `X-Auth-Token`
+that iam.py accepts), the path id check (1-64 characters,
 else 400 naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
 common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`). IAM
 login gets the latency and planned faults only; `/_emulator/` control routes get none of it
 and are not recorded. Any other method and path answers 404 `APIG.0101` as the API gateway does.
+Every answer carries a `Date` header from the emulator's clock (replies.py).
 
 `serve()` runs an Emulator under uvicorn in the caller's event loop; see its docstring.
 """
@@ -19,7 +22,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.requests import Request
@@ -28,13 +31,21 @@ from starlette.types import Receive, Scope, Send
 
 from fdi_drift.emulator.composite import CompositeApi
 from fdi_drift.emulator.control import PREFIX, ControlApi
+from fdi_drift.emulator.credentials import KeyPair, KeyPairAuthority, check_distinct
 from fdi_drift.emulator.drs import DrsApi
 from fdi_drift.emulator.drs_store import DrsStore
 from fdi_drift.emulator.faults import FaultInjector, RandomFaults
 from fdi_drift.emulator.fdi import FdiApi
 from fdi_drift.emulator.iam import IamUser, TokenAuthority
 from fdi_drift.emulator.recording import RecordedRequest, safe_body
-from fdi_drift.emulator.replies import Reply, drs_invalid_parameter, invalid_parameter, no_such_api
+from fdi_drift.emulator.replies import (
+    Reply,
+    dated,
+    drs_invalid_parameter,
+    invalid_parameter,
+    no_such_api,
+)
+from fdi_drift.emulator.signing import is_signed
 from fdi_drift.emulator.store import TaskStatus, TaskStore
 from fdi_drift.emulator.validation import FieldError, check_id
 
@@ -42,6 +53,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "IamUser",
+    "KeyPair",
     "RecordedRequest",
     "serve",
 ]
@@ -74,8 +86,10 @@ class EmulatorConfig:
     """How the emulated cloud behaves; rates are shares of API requests, 0 to 1."""
 
     seed_dir: pathlib.Path | None = None
-    tokens: frozenset[str] = frozenset()  # static tokens accepted as X-Auth-Token, any project
+    # static tokens accepted as X-Auth-Token, any project
+    tokens: frozenset[str] = field(default=frozenset(), repr=False)
     users: tuple[IamUser, ...] = ()  # accounts for IAM password login
+    key_pairs: tuple[KeyPair, ...] = ()  # AK/SK pairs for signed requests, any project
     token_ttl_seconds: float = 86400.0
     latency_ms: int = 0  # added to every answer except the control API's
     fail_rate: float = 0.0  # share of API requests answered 500 (random)
@@ -88,19 +102,23 @@ class EmulatorConfig:
             raise ValueError("latency_ms must not be negative")
         if self.token_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds must be positive")
+        check_distinct(self.key_pairs)
 
 
 class Emulator:
     """The emulated cloud: an ASGI app plus handles tests use to look inside.
 
     `store` holds the FDI tasks of both kinds, `drs` the DRS jobs; both obey `store.fighting`.
+    `credentials` holds the AK/SK key pairs (`set_key_pairs` rotates them) and the lockout state.
     Building one loads `config.seed_dir` (common tasks, then composite tasks, then DRS jobs)
     and raises SeedError (naming the file and field) when a seed is unusable, and ValueError
-    for impossible rates.
+    for impossible rates (EmulatorConfig refuses an access key given twice the same way).
     """
 
     def __init__(self, config: EmulatorConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self._clock = clock
+        self.credentials = KeyPairAuthority(config.key_pairs, clock)
         self.requests: list[RecordedRequest] = []
         self.faults = FaultInjector()
         self.store = TaskStore(clock)
@@ -119,7 +137,9 @@ class Emulator:
         self._fdi = FdiApi(self.store)
         self._composite = CompositeApi(self.store, clock)
         self._drs = DrsApi(self.drs, clock)
-        self._control = ControlApi(self.requests, self.faults, self.store)
+        self._control = ControlApi(
+            self.requests, self.faults, self.store, credentials=self.credentials
+        )
         self.store.fighting = config.fighting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,6 +159,7 @@ class Emulator:
             self.requests.append(
                 RecordedRequest(request.method, path, query, safe_body(body), reply.status)
             )
+        reply = dated(reply, self._clock())
         response = Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
         await response(scope, receive, send)
 
@@ -163,7 +184,7 @@ class Emulator:
         drawn = self._random.draw()
         if drawn is not None:
             return drawn
-        denied = self._iam.authorize(request.headers.get("x-auth-token"), ids["project_id"])
+        denied = self._authenticate(request, ids["project_id"], body)
         if denied is not None:
             return denied
         try:
@@ -190,6 +211,17 @@ class Emulator:
             return self._fdi.update_task(*scope, body)
         status = TaskStatus.RUNNING if name == "run" else TaskStatus.STOP
         return self._fdi.set_status(*scope, status)
+
+    def _authenticate(self, request: Request, project_id: str, body: bytes) -> Reply | None:
+        if is_signed(request.headers.get("authorization")):
+            return self.credentials.check(
+                method=request.method,
+                path=request.scope["path"],
+                query_string=request.scope["query_string"],
+                headers=request.headers,
+                body=body,
+            )
+        return self._iam.authorize(request.headers.get("x-auth-token"), project_id)
 
     def _drs_api(
         self, name: str, ids: dict[str, str], query: Mapping[str, str], body: bytes
@@ -223,6 +255,7 @@ async def serve(
         log_config=None,
         log_level="warning",
         access_log=False,
+        date_header=False,  # the emulator dates its answers by its own clock
         timeout_graceful_shutdown=5,
     )
     server = _Server(config, lambda real_port: ready(_url(host, real_port)))

@@ -1,9 +1,20 @@
 """Command-line glue for `fdi-drift emulator` (also `python -m fdi_drift.emulator`).
 
 `run()` prints `emulator listening on http://HOST:PORT` (flushed) once it listens, serves until
-SIGINT or SIGTERM, and returns 0. It returns 1, with the reason on stderr, when a seed file is
-unusable or the address cannot be bound. Signals are only handled when it runs in the main
-thread.
+SIGINT or SIGTERM, and returns 0. It returns 1, with the reason on stderr, when a seed file or
+the credentials file is unusable, an access key is given twice, or the address cannot be bound.
+Signals are only handled when it runs in the main thread.
+
+Credentials come from `--token`, `--user`, `--key-pair AK:SK` (all repeatable; test
+credentials only, as a command line is visible to every local user) and from `--credentials
+FILE`, whose entries are added to them. The file is JSON (name ending `.json`) or YAML, every
+key optional, unknown keys refused:
+
+    tokens: [static-test-token]
+    users:
+      - {domain: acme, name: ops, password: s3cret}
+    key_pairs:
+      - {access_key: EMULATORAK0001, secret_key: emulator-secret-key}
 """
 
 from __future__ import annotations
@@ -17,6 +28,8 @@ import threading
 from collections.abc import Sequence
 
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
+from fdi_drift.emulator.credentials import KeyPair
+from fdi_drift.emulator.credentials_file import Credentials, CredentialsFileError, load_credentials
 from fdi_drift.emulator.iam import IamUser
 from fdi_drift.emulator.seeds import SeedError
 
@@ -52,6 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an IAM account that may log in (repeatable; test credentials only)",
     )
     parser.add_argument(
+        "--key-pair",
+        action="append",
+        default=[],
+        type=_key_pair,
+        metavar="AK:SK",
+        help="an access key and secret key for signed requests (repeatable; test credentials only)",
+    )
+    parser.add_argument(
+        "--credentials",
+        type=pathlib.Path,
+        default=None,
+        metavar="FILE",
+        help="a JSON or YAML file of tokens, users and key_pairs, added to the options above",
+    )
+    parser.add_argument(
         "--token-ttl", type=float, default=86400.0, metavar="S", help="IAM token lifetime"
     )
     parser.add_argument("--latency-ms", type=int, default=0, metavar="N", help="added latency")
@@ -78,11 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve the emulator described by parsed arguments until SIGINT or SIGTERM."""
     try:
+        extra = Credentials() if args.credentials is None else load_credentials(args.credentials)
         emulator = Emulator(
             EmulatorConfig(
                 seed_dir=args.seed,
-                tokens=frozenset(args.token),
-                users=tuple(args.user),
+                tokens=frozenset(args.token) | extra.tokens,
+                users=(*args.user, *extra.users),
+                key_pairs=(*args.key_pair, *extra.key_pairs),
                 token_ttl_seconds=args.token_ttl,
                 latency_ms=args.latency_ms,
                 fail_rate=args.fail_rate,
@@ -91,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                 fighting=args.fighting,
             )
         )
-    except (SeedError, ValueError) as exc:
+    except (SeedError, CredentialsFileError, ValueError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 1
     try:
@@ -127,6 +157,16 @@ async def _serve_until_signalled(emulator: Emulator, host: str, port: int) -> No
 
 def _announce(url: str) -> None:
     print(f"emulator listening on {url}", flush=True)
+
+
+def _key_pair(text: str) -> KeyPair:
+    access_key, colon, secret_key = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError("expected AK:SK")
+    try:
+        return KeyPair(access_key=access_key, secret_key=secret_key)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _user(text: str) -> IamUser:

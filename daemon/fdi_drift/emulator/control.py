@@ -12,6 +12,11 @@ neither recorded nor subject to faults or latency.
     DELETE /_emulator/faults     forget every planned fault (204)
     PUT    /_emulator/fighting   {"enabled": bool}: another writer undoes every update of FDI
                                  tasks (store.py) and DRS jobs (drs_store.py)
+    GET    /_emulator/key-pairs  the access keys with their lockout state:
+                                 [{access_key, failures, locked_until}], locked_until an
+                                 X-Sdk-Date style UTC time or null; never a secret key
+    PUT    /_emulator/key-pairs  [{"access_key": .., "secret_key": ..}]: replace every key pair
+                                 (rotation, see credentials.py); answers like GET
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import TypeVar
 
 import orjson
 
+from fdi_drift.emulator.credentials import KeyPair, KeyPairAuthority
 from fdi_drift.emulator.faults import UNSET, Fault, FaultInjector
 from fdi_drift.emulator.recording import RecordedRequest
 from fdi_drift.emulator.replies import Reply, json_reply
+from fdi_drift.emulator.signing import format_sdk_date
 from fdi_drift.emulator.store import TaskStore
 
 PREFIX = "/_emulator/"
@@ -32,14 +39,23 @@ T = TypeVar("T")
 
 
 class ControlApi:
-    """Answers `/_emulator/...` from the emulator's request log and fault injector."""
+    """Answers `/_emulator/...` from the emulator's request log, fault injector and key pairs.
+
+    Without `credentials` the key-pair routes answer 404.
+    """
 
     def __init__(
-        self, requests: list[RecordedRequest], faults: FaultInjector, store: TaskStore
+        self,
+        requests: list[RecordedRequest],
+        faults: FaultInjector,
+        store: TaskStore,
+        *,
+        credentials: KeyPairAuthority | None = None,
     ) -> None:
         self._requests = requests
         self._faults = faults
         self._store = store
+        self._credentials = credentials
 
     def handle(self, method: str, path: str, body: bytes) -> Reply:
         """Answer one control request."""
@@ -58,6 +74,11 @@ class ControlApi:
             return Reply(204, b"")
         if route == ("PUT", "fighting"):
             return self._fighting(body)
+        if route[1] == "key-pairs" and self._credentials is not None:
+            if method == "GET":
+                return self._key_pairs(self._credentials)
+            if method == "PUT":
+                return self._set_key_pairs(self._credentials, body)
         return _error(404, f"no control route {method} {path}")
 
     def _inject(self, body: bytes) -> Reply:
@@ -98,6 +119,38 @@ class ControlApi:
             return _error(400, 'the body must be {"enabled": true|false}')
         self._store.fighting = spec["enabled"]
         return json_reply(200, {"enabled": self._store.fighting})
+
+    def _set_key_pairs(self, credentials: KeyPairAuthority, body: bytes) -> Reply:
+        problem = 'the body must be [{"access_key": "..", "secret_key": ".."}, ...]'
+        try:
+            spec = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _error(400, problem)
+        if not isinstance(spec, list) or not all(
+            isinstance(item, dict)
+            and set(item) == {"access_key", "secret_key"}
+            and all(isinstance(value, str) for value in item.values())
+            for item in spec
+        ):
+            return _error(400, problem)
+        try:
+            credentials.set_key_pairs(KeyPair(**item) for item in spec)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return self._key_pairs(credentials)
+
+    def _key_pairs(self, credentials: KeyPairAuthority) -> Reply:
+        state = []
+        for access_key in credentials.access_keys:
+            until = credentials.locked_until(access_key)
+            state.append(
+                {
+                    "access_key": access_key,
+                    "failures": credentials.failures(access_key),
+                    "locked_until": None if until is None else format_sdk_date(until),
+                }
+            )
+        return json_reply(200, state)
 
 
 def _typed(spec: Mapping[str, object], key: str, kind: type[T], default: T) -> T:

@@ -15,12 +15,18 @@ Where the pages are silent the emulator picks its own and says so here:
   "Invalid parameter [field]. ..." for every bad field or query parameter (the page only says
   codes have 12 characters);
 - a random or default injected server fault answers 500 `FDI.3001` "Internal server error.",
-  on DRS routes too.
+  on DRS routes too;
+- a refused signed request answers 401 with `APIG.0301` (signature mismatch, the gateway's own
+  code) or one of `APIG.0321`-`APIG.0327`, one per reason (credentials.py lists them).
+
+Every answer, control routes and faults included, carries a `Date` header (RFC 7231) from the
+emulator's clock unless it already has one, so a client can tell that its own clock is off.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from email.utils import formatdate
 from enum import StrEnum
 
 import orjson
@@ -40,6 +46,14 @@ class ErrorCode(StrEnum):
     TASK_LIST_EMPTY = "FDI.3150"
     DRS_INVALID_PARAMETER = "DRS.10000001"
     DRS_JOB_NOT_FOUND = "DRS.10000010"
+    SIGNATURE_MISMATCH = "APIG.0301"
+    MALFORMED_AUTHORIZATION = "APIG.0321"
+    UNKNOWN_ACCESS_KEY = "APIG.0322"
+    HEADER_NOT_SIGNED = "APIG.0323"
+    SIGNED_HEADER_MISSING = "APIG.0324"
+    MALFORMED_SDK_DATE = "APIG.0325"
+    CLOCK_SKEW = "APIG.0326"
+    ACCESS_KEY_LOCKED = "APIG.0327"
     UNAUTHORIZED = "APIG.1002"
     FORBIDDEN = "APIG.1005"
     THROTTLED = "APIG.0308"
@@ -58,6 +72,14 @@ class Reply:
 def json_reply(status: int, value: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
     """Encode `value` as compact UTF-8 JSON (non-ASCII unescaped) with a JSON content type."""
     return Reply(status, orjson.dumps(value), (("content-type", JSON_CONTENT_TYPE), *headers))
+
+
+def dated(reply: Reply, epoch_seconds: float) -> Reply:
+    """`reply` with a `Date` header for `epoch_seconds`, unless it has one (a planned fault's)."""
+    if any(name.lower() == "date" for name, _ in reply.headers):
+        return reply
+    date = formatdate(epoch_seconds, usegmt=True)
+    return replace(reply, headers=(*reply.headers, ("date", date)))
 
 
 def service_error(
