@@ -98,6 +98,11 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
+def canonical_query(query: Iterable[tuple[str, str]]) -> str:
+    """Decoded query pairs sorted and percent-encoded: signed, and sent exactly so."""
+    return "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(query))
+
+
 def canonical_request(
     method: str,
     path: str,
@@ -110,14 +115,12 @@ def canonical_request(
     uri = "/".join(segments)
     if not uri.endswith("/"):
         uri += "/"
-    pairs = sorted(query)
-    canonical_query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in pairs)
     signed = sorted((name.lower(), value.strip()) for name, value in headers if "_" not in name)
     canonical_headers = "".join(f"{name}:{value}\n" for name, value in signed)
     signed_names = ";".join(name for name, _ in signed)
     payload = hashlib.sha256(body).hexdigest()
     request = "\n".join(
-        (method.upper(), uri, canonical_query, canonical_headers, signed_names, payload)
+        (method.upper(), uri, canonical_query(query), canonical_headers, signed_names, payload)
     )
     return request, signed_names
 
@@ -180,11 +183,14 @@ class AkSkAuth(httpx.Auth):
         if request.content and "Content-Type" in request.headers:
             signed.append(("Content-Type", request.headers["Content-Type"]))
         signed = [(name, value) for name, value in signed if value]
+        # Send the query exactly as signed (a space as %20, not httpx's +), as the SDKs do.
+        query = request.url.params.multi_items()
+        request.url = request.url.copy_with(query=canonical_query(query).encode() or None)
         request.headers["Authorization"] = authorization(
             keys,
             request.method,
             request.url.path,
-            request.url.params.multi_items(),
+            query,
             signed,
             request.content,
             sdk_date,
