@@ -109,6 +109,11 @@ class DaemonMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=registry,
         )
+        self.interval = Gauge(
+            "fdi_drift_cycle_interval_seconds",
+            "The configured time between cycles (alerts measure staleness in intervals)",
+            registry=registry,
+        )
         self.last_success = Gauge(
             "fdi_drift_last_successful_cycle_timestamp_seconds",
             "When the last cycle in which every list call finished ended",

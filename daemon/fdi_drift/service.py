@@ -154,6 +154,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version())
+        self.metrics.interval.set(settings.interval_seconds)
         verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else True
         self._token_source: TokenSource | None = None
         make_auth: Callable[[], httpx.Auth]
