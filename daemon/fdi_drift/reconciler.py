@@ -150,11 +150,7 @@ class Reconciler:
             correction = await self._correct(
                 resource, status, effective, tree.revision, tree_valid, sending, writes
             )
-            if correction.result in (
-                ReconcileResult.APPLIED,
-                ReconcileResult.FAILED,
-                ReconcileResult.VERIFY_FAILED,
-            ):
+            if correction.audit_id:  # an audited intent: requests were sent, or tried
                 writes += 1
             self._observe(status.key.kind, correction.result)
             corrections.append(correction)
