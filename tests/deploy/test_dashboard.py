@@ -1,0 +1,235 @@
+"""The Grafana dashboard: a sound JSON model whose queries name only metrics and labels that a
+real daemon exposes, and which promtool parses as PromQL."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from fdi_drift.drift.model import (
+    BlockReason,
+    ChangeOp,
+    CycleReport,
+    FieldChange,
+    Kind,
+    ReconcileResult,
+    ResourceKey,
+    ResourceStatus,
+    Status,
+)
+from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
+from tests.conftest import require_binary
+from tests.processes import DEADLINE
+
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "fdi-drift-dashboard.json"
+DATASOURCE = "${datasource}"
+METRIC = re.compile(r"fdi_drift_[a-z_]+")
+SELECTOR = re.compile(r"(fdi_drift_[a-z_]+)\{([^}]*)\}")
+MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"')
+# Labels a scrape adds; the daemon itself never sets them.
+TARGET_LABELS = {"job", "instance"}
+
+
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return loaded
+
+
+def panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those nested in rows."""
+    for panel in model["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def panel_exprs(model: dict[str, Any]) -> list[str]:
+    return [target["expr"] for panel in panels(model) for target in panel.get("targets", [])]
+
+
+def variable_query(variable: dict[str, Any]) -> str:
+    """A query variable's query, whichever of Grafana's two shapes it is stored in."""
+    query = variable["query"]
+    return str(query["query"] if isinstance(query, dict) else query)
+
+
+def template_exprs(model: dict[str, Any]) -> list[str]:
+    """The series selectors inside the `label_values(...)` of the query variables."""
+    selectors = []
+    for variable in model["templating"]["list"]:
+        if variable["type"] == "query":
+            found = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable_query(variable))
+            assert found, variable_query(variable)
+            selectors.append(found.group(1))
+    return selectors
+
+
+def as_promql(expr: str) -> str:
+    """A Grafana query with its variables replaced by what they can stand for."""
+    return re.sub(r"\$\w+", ".*", expr.replace("$__rate_interval", "5m"))
+
+
+def daemon_scrape() -> str:
+    """What a daemon exposes after one cycle with a drifted, a blocked and an in-sync resource."""
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry, version="test")
+    change = (FieldChange("/task/description", ChangeOp.CHANGED, "desired", "live"),)
+    statuses = (
+        ResourceStatus(
+            ResourceKey(Kind.FDI_TASK, "p1", "i1", "orders"),
+            Status.DRIFTED,
+            live_id="t1",
+            changes=change,
+            drift_since=50.0,
+        ),
+        ResourceStatus(
+            ResourceKey(Kind.FDI_COMPOSITE_TASK, "p1", "i1", "cdc"),
+            Status.BLOCKED,
+            live_id="t2",
+            changes=change,
+            drift_since=60.0,
+            block=BlockReason.OUTSIDE_WINDOW,
+        ),
+        ResourceStatus(
+            ResourceKey(Kind.DRS_JOB, "p1", "", "replica"), Status.IN_SYNC, live_id="j1"
+        ),
+    )
+    metrics.observe_desired_state(DesiredStateHealth(valid=True, revision="0123456789abcdef"))
+    metrics.observe_cycle(CycleReport("0123456789abcdef", 100.0, 101.5, statuses, True))
+    metrics.observe_request("fdi", "GET", "200", 0.05)
+    metrics.observe_reconcile(Kind.FDI_TASK, ReconcileResult.APPLIED)
+    return generate_latest(registry).decode()
+
+
+def exposed_series() -> dict[str, set[str]]:
+    """Each series name a query can select in that scrape, with the labels it carries.
+
+    Names are the samples' own, so a counter is `..._total` and a histogram only
+    `..._bucket`/`_count`/`_sum`: the bare family name of either selects nothing.
+    """
+    series: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(daemon_scrape()):
+        assert family.samples, f"{family.name} has no sample; feed the scrape more"
+        for sample in family.samples:
+            series.setdefault(sample.name, set()).update(sample.labels)
+    return series
+
+
+def test_the_model_loads_with_its_variables() -> None:
+    """A current schema, a Prometheus data-source variable, and kind/project_id from labels."""
+    model = dashboard()
+    assert model["schemaVersion"] >= 36
+    assert model["uid"] == "fdi-drift"
+    variables = {variable["name"]: variable for variable in model["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variable_query(variables["kind"]).startswith("label_values(")
+    assert variable_query(variables["kind"]).endswith(", kind)")
+    assert variable_query(variables["project_id"]).endswith(", project_id)")
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"]["uid"] == DATASOURCE
+
+
+def test_every_panel_queries_the_datasource_variable() -> None:
+    """Panels and their targets use `${datasource}`, ids are unique and the grid fits."""
+    model = dashboard()
+    ids = [panel["id"] for panel in panels(model)]
+    assert len(ids) == len(set(ids))
+    for panel in panels(model):
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE}
+        refs = [target["refId"] for target in panel["targets"]]
+        assert refs and len(refs) == len(set(refs))
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == DATASOURCE
+            assert target["expr"].strip()
+
+
+def test_the_panels_cover_what_operators_watch() -> None:
+    """Drift, statuses, cycles, the cloud API, reconciling, blocks and the desired state."""
+    named = set(METRIC.findall(" ".join(panel_exprs(dashboard()))))
+    assert {
+        "fdi_drift_resource_drifted",
+        "fdi_drift_resource_drift_fields",
+        "fdi_drift_resources",
+        "fdi_drift_cycle_duration_seconds_bucket",
+        "fdi_drift_last_successful_cycle_timestamp_seconds",
+        "fdi_drift_api_requests_total",
+        "fdi_drift_reconcile_total",
+        "fdi_drift_resource_blocked",
+        "fdi_drift_desired_state_valid",
+        "fdi_drift_desired_state_info",
+    } <= named
+    assert "histogram_quantile" in " ".join(panel_exprs(dashboard()))
+
+
+def test_every_named_metric_is_in_a_real_scrape() -> None:
+    """Each metric a panel or variable names is a series the daemon's registry exposes."""
+    series = exposed_series()
+    model = dashboard()
+    named = set(METRIC.findall(" ".join(panel_exprs(model) + template_exprs(model))))
+    assert named
+    assert named <= set(series), sorted(named - set(series))
+
+
+def test_the_name_check_rejects_family_names() -> None:
+    """A bare histogram or counter family name would not pass for a series."""
+    series = exposed_series()
+    assert "fdi_drift_cycle_duration_seconds" not in series
+    assert "fdi_drift_cycle_duration_seconds_bucket" in series
+    assert "fdi_drift_api_requests" not in series
+    assert "fdi_drift_api_requests_total" in series
+
+
+def test_every_filtered_label_exists_on_its_metric() -> None:
+    """A selector never filters on a label its metric lacks (that would match nothing)."""
+    series = exposed_series()
+    model = dashboard()
+    checked = 0
+    for expr in panel_exprs(model) + template_exprs(model):
+        for name, matchers in SELECTOR.findall(expr):
+            labels = set(MATCHER.findall(matchers)) - TARGET_LABELS
+            assert labels <= series[name], f"{name} has no {sorted(labels - series[name])}"
+            checked += len(labels)
+    assert checked
+
+
+@pytest.mark.realtools
+def test_every_query_is_valid_promql(tmp_path: Path) -> None:
+    """promtool parses every panel and variable query, with variables substituted."""
+    model = dashboard()
+    exprs = panel_exprs(model) + template_exprs(model)
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard_query_{number}", "expr": as_promql(expr)}
+                    for number, expr in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run(
+        [require_binary("promtool"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
