@@ -178,3 +178,22 @@ def test_missing_root_is_an_error(tmp_path: Path) -> None:
     """A desired-state root that does not exist is reported, not taken as empty."""
     with pytest.raises(DesiredStateError, match="not a directory"):
         DesiredStateLoader(tmp_path / "nope").load()
+
+
+def test_a_switched_symlink_is_followed_and_unchanged_files_are_not_parsed_again(
+    tmp_path: Path,
+) -> None:
+    """git-sync style: `current` moves to a new worktree; same bytes, same parsed resource."""
+    first = tree(tmp_path / "wt1", {"a.yaml": VALID})
+    second = tree(
+        tmp_path / "wt2", {"a.yaml": VALID, "b.yaml": VALID.replace("orders-", "invoices-")}
+    )
+    current = tmp_path / "current"
+    current.symlink_to(first)
+    loader = DesiredStateLoader(current)
+    (before,) = loader.load().resources
+    current.unlink()
+    current.symlink_to(second)
+    after = {r.source: r for r in loader.load().resources}
+    assert set(after) == {"a.yaml", "b.yaml"}
+    assert after["a.yaml"] is before

@@ -89,7 +89,7 @@ class DesiredStateLoader:
     def __init__(self, root: Path, specs: Mapping[Kind, KindSpec] = SPECS) -> None:
         self.root = root
         self._specs = specs
-        self._cache: dict[Path, _FileResult] = {}
+        self._cache: dict[str, _FileResult] = {}
 
     def load(self) -> DesiredTree:
         """The whole tree, or DesiredStateError with every problem found."""
@@ -97,9 +97,14 @@ class DesiredStateLoader:
             raise DesiredStateError(
                 f"{self.root}: not a directory", (f"{self.root}: not a directory",)
             )
-        results: dict[Path, _FileResult] = {}
-        for path in _yaml_files(self.root):
-            results[path] = self._load_file(path)
+        # Resolved once, so a switch of a symlinked checkout (git-sync's `current`) during the
+        # walk cannot mix two commits; files are keyed by their path inside the tree, so a
+        # new worktree with the same bytes is not parsed again.
+        root = self.root.resolve()
+        results: dict[str, _FileResult] = {}
+        for path in _yaml_files(root):
+            relative = path.relative_to(root).as_posix()
+            results[relative] = self._load_file(path, relative)
         self._cache = results
         problems = [p for r in results.values() for p in r.problems]
         resources = [r.resource for r in results.values() if r.resource is not None]
@@ -111,21 +116,20 @@ class DesiredStateLoader:
                 f"{self.root}: desired state is invalid ({len(problems)} problems)", rendered
             )
         digest = hashlib.sha256("".join(sorted(r.digest for r in results.values())).encode())
-        revision = git_revision(self.root) or f"content-{digest.hexdigest()[:12]}"
+        revision = git_revision(root) or f"content-{digest.hexdigest()[:12]}"
         ordered = sorted(resources, key=lambda r: (r.key.kind, r.scope, r.key.name))
         return DesiredTree(root=self.root, revision=revision, resources=tuple(ordered))
 
-    def _load_file(self, path: Path) -> _FileResult:
+    def _load_file(self, path: Path, relative: str) -> _FileResult:
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        cached = self._cache.get(path)
+        cached = self._cache.get(relative)
         if cached is not None and cached.stamp == stamp:
             return cached
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if cached is not None and cached.digest == digest:
             return _FileResult(stamp, digest, cached.resource, cached.problems)
-        relative = path.relative_to(self.root).as_posix()
         resource, problems = _parse_file(relative, data.decode("utf-8", "replace"), self._specs)
         return _FileResult(stamp, digest, resource, tuple(problems))
 

@@ -138,6 +138,9 @@ class DaemonMetrics:
             ["kind", "result"],
             registry=registry,
         )
+        for kind in Kind:  # from 0, so that increase() sees a process's first failure
+            for result in ReconcileResult:
+                self.reconcile.labels(kind=kind.value, result=result.value)
         self.desired_valid = Gauge(
             "fdi_drift_desired_state_valid",
             "1 when the last desired-state load was valid",
