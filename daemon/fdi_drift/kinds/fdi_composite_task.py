@@ -246,16 +246,7 @@ class FdiCompositeTaskDriver:
         self._tasks = tasks
 
     async def list(self, scope: Scope) -> list[LiveEntry]:
-        entries = await self._tasks.entries(scope)
-        return [
-            LiveEntry(
-                id=entry["task_id"],
-                name=str(entry.get("task_name", "")),
-                version=str(entry.get("last_modified_time", "")),
-            )
-            for entry in entries
-            if entry.get("ext_type")
-        ]
+        return await self._tasks.live_entries(scope, composite=True)
 
     async def read(self, scope: Scope, live_id: str) -> LiveDocument:
         answer = cast(

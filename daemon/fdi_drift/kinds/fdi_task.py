@@ -231,16 +231,7 @@ class FdiTaskDriver:
         self._tasks = tasks
 
     async def list(self, scope: Scope) -> list[LiveEntry]:
-        entries = await self._tasks.entries(scope)
-        return [
-            LiveEntry(
-                id=entry["task_id"],
-                name=str(entry.get("task_name", "")),
-                version=str(entry.get("last_modified_time", "")),
-            )
-            for entry in entries
-            if not entry.get("ext_type")  # composite tasks carry their type here
-        ]
+        return await self._tasks.live_entries(scope, composite=False)
 
     async def read(self, scope: Scope, live_id: str) -> LiveDocument:
         answer = await self._client.get_task(scope.project_id, scope.instance_id, live_id)

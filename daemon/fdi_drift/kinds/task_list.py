@@ -11,7 +11,7 @@ import asyncio
 
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.payloads import BriefTask
-from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.contract import LiveEntry, Scope
 
 
 class SharedTaskList:
@@ -20,6 +20,18 @@ class SharedTaskList:
     def __init__(self, client: FdiClient) -> None:
         self._client = client
         self._in_flight: dict[Scope, asyncio.Future[list[BriefTask]]] = {}
+
+    async def live_entries(self, scope: Scope, *, composite: bool) -> list[LiveEntry]:
+        """The instance's composite tasks (those with an `ext_type`), or its common ones."""
+        return [
+            LiveEntry(
+                id=entry["task_id"],
+                name=str(entry.get("task_name", "")),
+                version=str(entry.get("last_modified_time", "")),
+            )
+            for entry in await self.entries(scope)
+            if bool(entry.get("ext_type")) is composite
+        ]
 
     async def entries(self, scope: Scope) -> list[BriefTask]:
         """Every task of the instance, common and composite."""
