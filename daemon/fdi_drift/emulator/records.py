@@ -25,15 +25,11 @@ class TaskStatus(StrEnum):
     RUNNING = "running"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTask:
-    """One common task as the service keeps it: the TaskBasicRsp object and the task_detail text."""
+class _TaskFields:
+    """What both kinds read off their `task` object."""
 
-    project_id: str
-    instance_id: str
+    __slots__ = ()
     task: Mapping[str, object]
-    task_detail: str
-    revision: int = 1
 
     @property
     def task_id(self) -> str:
@@ -55,13 +51,24 @@ class StoredTask:
     def last_modified_date(self) -> int:
         return as_int(self.task["last_modified_date"])
 
+
+@dataclass(frozen=True, slots=True)
+class StoredTask(_TaskFields):
+    """One common task as the service keeps it: the TaskBasicRsp object and the task_detail text."""
+
+    project_id: str
+    instance_id: str
+    task: Mapping[str, object]
+    task_detail: str
+    revision: int = 1
+
     def body(self) -> dict[str, object]:
         """The GET answer: `{"task": {...}, "task_detail": "..."}` (a fresh top-level copy)."""
         return {"task": dict(self.task), "task_detail": self.task_detail}
 
 
 @dataclass(frozen=True, slots=True)
-class StoredComposite:
+class StoredComposite(_TaskFields):
     """One composite task: its `task` object and the decoded `task_detail` document.
 
     `detail` holds `ext_info` (an object or None), `mappings` and `schema_mappings` (lists of
@@ -73,26 +80,6 @@ class StoredComposite:
     task: Mapping[str, object]
     detail: Mapping[str, object]
     revision: int = 1
-
-    @property
-    def task_id(self) -> str:
-        return str(self.task["task_id"])
-
-    @property
-    def task_name(self) -> str:
-        return str(self.task["task_name"])
-
-    @property
-    def status(self) -> TaskStatus:
-        return TaskStatus(str(self.task["status"]))
-
-    @property
-    def created_date(self) -> int:
-        return as_int(self.task["created_date"])
-
-    @property
-    def last_modified_date(self) -> int:
-        return as_int(self.task["last_modified_date"])
 
     @property
     def ext_info(self) -> object:
