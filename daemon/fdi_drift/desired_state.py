@@ -26,6 +26,7 @@ from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
 from fdi_drift.settings import ReconcileMode, RunningPolicy
+from fdi_drift.yaml_documents import DuplicateKeyError, LineIndex, load_documents
 
 API_VERSION = "fdi-drift/v1"
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "policy", "ignore")
@@ -153,8 +154,8 @@ def _parse_file(
     relative: str, text: str, specs: Mapping[Kind, KindSpec]
 ) -> tuple[DesiredResource | None, list[Problem]]:
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
-    except _DuplicateKeyError as error:
+        documents = load_documents(text)
+    except DuplicateKeyError as error:
         return None, [Problem(relative, error.line, "", f"duplicate key {error.key!r}")]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -171,7 +172,7 @@ def _parse_file(
             return resource, []
     elif not findings:
         findings = [("", "the document must be a mapping")]
-    lines = _LineIndex(text)
+    lines = LineIndex(text)
     return None, [Problem(relative, lines.line_of(ptr), ptr, msg) for ptr, msg in findings]
 
 
@@ -344,77 +345,3 @@ def _duplicates(resources: list[DesiredResource]) -> list[Problem]:
                     )
                 )
     return problems
-
-
-class _DuplicateKeyError(yaml.YAMLError):
-    def __init__(self, key: object, line: int) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key = key
-        self.line = line
-
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe YAML; dates stay strings (JSON has none) and duplicate keys are errors."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
-class _LineIndex:
-    """Finds the line of a JSON pointer in YAML text; composed only when a problem needs it."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._root: yaml.Node | None = None
-
-    def line_of(self, pointer: str) -> int | None:
-        if self._root is None:
-            try:
-                self._root = yaml.compose(self._text, Loader=_Loader)
-            except yaml.YAMLError:
-                return None
-        node = self._root
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for raw in pointer.split("/")[1:] if pointer else []:
-            segment = raw.replace("~1", "/").replace("~0", "~")
-            child = _child(node, segment)
-            if child is None:
-                break
-            key_line, node = child
-            line = key_line
-        return line
-
-
-def _child(node: yaml.Node, segment: str) -> tuple[int, yaml.Node] | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if getattr(key_node, "value", None) == segment:
-                return key_node.start_mark.line + 1, value_node
-    elif (
-        isinstance(node, yaml.SequenceNode) and segment.isdigit() and int(segment) < len(node.value)
-    ):
-        item = node.value[int(segment)]
-        return item.start_mark.line + 1, item
-    return None

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fdi_drift.desired_state import API_VERSION, parse_resource_text
 from fdi_drift.drift.document import is_masked
 from fdi_drift.drift.ignore import compile_ignore, prune
-from fdi_drift.drift.model import JSONObject, JSONValue, Kind
+from fdi_drift.drift.model import JSONValue, Kind
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Scope
+from fdi_drift.yaml_documents import dump_document
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -77,7 +76,7 @@ async def export_resources(
             folders = (scope.project_id, scope.instance_id or "drs-jobs")
             relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
             path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
-            text = dump_yaml(resource)
+            text = dump_document(resource)
             _, problems = parse_resource_text(path.name, text, specs)
             if problems:
                 raise DesiredStateError(
@@ -110,18 +109,3 @@ def _placeholders(value: Any, name: str, pointer: str, refs: list[str]) -> Any:
         refs.append(ref)
         return {"secretRef": ref}
     return value
-
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def dump_yaml(document: JSONObject | dict[str, Any]) -> str:
-    """YAML as people read it: block style, key order kept, unicode as is."""
-    return yaml.dump(
-        document,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=100,
-    )

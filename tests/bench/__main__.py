@@ -32,12 +32,12 @@ from fdi_drift.drift.document import decode
 from fdi_drift.drift.model import Kind, Status
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.engine import Engine
-from fdi_drift.exporter import dump_yaml
 from fdi_drift.kinds.contract import LiveEntry
 from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS, FdiTaskSpec, decode_task, live_task
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
+from fdi_drift.yaml_documents import dump_document
 
 SAMPLES = Path(__file__).parents[2] / "daemon/fdi_drift/emulator/samples"
 PROJECT = "c53626012ba84727b938ca8bf03108ef"
@@ -87,7 +87,7 @@ def per_call(function: Callable[[], object], *, seconds: float = 1.0) -> float:
 def desired_for(answer: bytes) -> Any:
     document = decode_task(orjson.loads(answer), what="bench")
     spec = SPEC.export_spec(document.value)
-    text = dump_yaml(
+    text = dump_document(
         {
             "apiVersion": "fdi-drift/v1",
             "kind": "FdiTask",
@@ -181,7 +181,7 @@ def write_desired_tree(template: dict[str, Any], tasks: int) -> Path:
     for index in range(tasks):
         if spec_text is None:
             resource = desired_for(json.dumps(template).encode())
-            spec_text = dump_yaml({"spec": resource.document})
+            spec_text = dump_document({"spec": resource.document})
         name = f"task-{index:05d}"
         text = (
             f"apiVersion: fdi-drift/v1\nkind: FdiTask\nmetadata:\n  name: {name}\n"
