@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fdi_drift.credentials import key_source
 from fdi_drift.errors import AuthError, ConfigError
-from fdi_drift.service import key_source, reconcile_windows
+from fdi_drift.service import reconcile_windows
 from fdi_drift.settings import AkSkEnvAuth
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
