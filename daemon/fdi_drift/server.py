@@ -39,9 +39,7 @@ def create_app(state: DaemonState, metrics: DaemonMetrics) -> Starlette:
         # does not make the pod unready (Prometheus would stop scraping the very alert about it);
         # it shows in the detail instead.
         detail = _readiness(state)
-        ready = (
-            state.health is not None and state.health.revision != "" and state.report is not None
-        )
+        ready = state.report is not None  # a report exists only once a tree was in force
         return JSONResponse(detail, status_code=200 if ready else 503)
 
     async def status_json(request: Request) -> Response:

@@ -173,13 +173,9 @@ class Runtime:
         return tree
 
     async def check(self) -> CycleReport | None:
-        """One check over the tree in force (None when no valid tree was ever loaded)."""
-        if self.tree is None:
-            log.warning("no valid desired state yet; skipping the cycle")
-            return None
-        report = await self.engine.run_cycle(self.tree)
-        self._publish(report)
-        return report
+        """One check over the tree in force, nothing reconciled (None: no valid tree yet)."""
+        outcome = await self.cycle(mode=ReconcileMode.OBSERVE, write=False)
+        return None if outcome is None else outcome[0]
 
     async def cycle(
         self, *, mode: ReconcileMode | None = None, write: bool = True

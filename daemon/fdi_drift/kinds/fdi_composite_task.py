@@ -20,7 +20,7 @@ from fdi_drift.drift.model import JSONObject, JSONValue, Kind
 from fdi_drift.drift.overlay import Resolve, overlay
 from fdi_drift.errors import InvalidWriteError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
-from fdi_drift.kinds.fdi_task import TASK_NAME, TASK_TAG, decode_task, live_task
+from fdi_drift.kinds.fdi_task import TASK_NAME, TASK_TAG, live_task
 from fdi_drift.kinds.task_list import SharedTaskList
 
 OPERATION_TYPES = ("INSERT", "UPDATE", "DELETE")
@@ -252,10 +252,7 @@ class FdiCompositeTaskDriver:
         answer = cast(
             JSONObject, await self._client.get_task(scope.project_id, scope.instance_id, live_id)
         )
-        what = f"composite task {live_id}"
-        fields = (*TASK_FIELDS, "task_name")
-        document = live_task(answer, fields, what=what)
-        return LiveDocument(document.digest, document.parse, lambda: decode_task(answer, what=what))
+        return live_task(answer, (*TASK_FIELDS, "task_name"), what=f"composite task {live_id}")
 
     def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
         ids = (scope.project_id, scope.instance_id)
