@@ -10,6 +10,7 @@
     ├── AuditError                  the audit log cannot be read or written, so nothing is sent
     └── CloudError                  a cloud API call failed; carries the request, never secrets
         ├── TransportError          connection failure or timeout, after retries
+        │   └── OutcomeUnknownError a write failed after it may have been processed; not retried
         ├── AuthError               credentials missing, unreadable or rejected (401/403, IAM login)
         ├── MalformedResponseError  the answer is not the documented JSON shape
         └── ApiError                the service answered an error status; .status, .error_code
@@ -73,6 +74,14 @@ class CloudError(FdiDriftError):
 
 class TransportError(CloudError):
     """The request could not be completed: connection failure or timeout, after retries."""
+
+
+class OutcomeUnknownError(TransportError):
+    """A request with side effects failed in a way that leaves open whether it was processed.
+
+    A timeout, a reset or a 5xx after the request was sent: retrying blindly could apply it
+    twice (a second create), so it is not retried; the caller reads back to learn the outcome.
+    """
 
 
 class AuthError(CloudError):

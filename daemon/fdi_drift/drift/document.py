@@ -26,6 +26,11 @@ _CANONICAL = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 
+# How deep a document may nest, counting the levels inside nested JSON strings once decoded.
+# Real task documents nest about ten deep; the limit keeps every walk over a document (ours,
+# orjson's encoder at 254, DeepDiff's at a few hundred) far from its recursion limit.
+MAX_DEPTH = 100
+
 _OPENER_CHARS = frozenset("{[")
 
 # Strings are skipped whole, so only separators outside them are seen.

@@ -45,6 +45,7 @@ class BlockReason(StrEnum):
     RUNNING = "running"
     SECRET_UNAVAILABLE = "secret_unavailable"  # noqa: S105 - a reason, not a secret
     NOT_WRITABLE = "not_writable"  # the differing fields have no update call
+    AUDIT_UNAVAILABLE = "audit_unavailable"  # no intent could be recorded, so nothing is sent
 
 
 class ReconcileResult(StrEnum):
