@@ -320,7 +320,7 @@ class Reconciler:
         if covers:
             prepared = prepare_desired(_parts(resource.document, covers), prepared.ignore)
         after = await self._drivers[resource.key.kind].read(resource.scope, live_id)
-        live = self._specs[resource.key.kind].normalize_live(after.parse())
+        live = self._specs[resource.key.kind].normalize_live(after.decode().value)
         return match(prepared, live).in_sync
 
     def _rail(

@@ -42,14 +42,12 @@ class LiveDocument:
 
     Equal digests mean nothing a desired state can declare has changed, so a verdict reached
     for one digest holds for the next read with the same digest without decoding again.
-    `parse` gives what comparing needs: the top level decoded, deeper JSON strings left as they
-    are (the normalizer decodes those only where desired declares a container). `decode` gives
-    everything decoded, with the original texts, for export and writes. Both raise
-    DocumentError when the resource's JSON is broken.
+    `decode` gives everything decoded (nested JSON strings too, integers exact), with the
+    original texts, for comparing, export and writes; it raises DocumentError when the
+    resource's JSON is broken or nests deeper than MAX_DEPTH.
     """
 
     digest: str
-    parse: Callable[[], JSONValue]
     decode: Callable[[], DecodedDocument]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from fdi_drift.cloud.drs import DrsClient, job_path
-from fdi_drift.drift.document import DecodedDocument, canonical_bytes, is_masked
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes, check_depth, is_masked
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
 from fdi_drift.drift.overlay import Resolve, overlay, overlay_keeping_secrets
@@ -292,7 +292,13 @@ class DrsJobDriver:
         # The detail also carries progress and metrics that move all the time: leave them out.
         aspects = canonical_bytes({aspect: job.get(aspect) for aspect in ASPECTS})
         digest = hashlib.blake2b(aspects, digest_size=16).hexdigest()
-        return LiveDocument(digest, lambda: job, lambda: DecodedDocument(job, {}))
+        what = f"job {live_id}"
+
+        def decode() -> DecodedDocument:
+            check_depth(job, what=what)
+            return DecodedDocument(job, {})
+
+        return LiveDocument(digest, decode)
 
     def request_line(self, scope: Scope, live_id: str, write: Write) -> str:
         return f"PUT {job_path(scope.project_id, live_id)} (type {write.action})"

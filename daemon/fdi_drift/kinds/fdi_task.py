@@ -14,7 +14,7 @@ from typing import cast
 
 from fdi_drift.cloud.fdi import FdiClient, task_path
 from fdi_drift.cloud.payloads import UpdateTaskBody
-from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode, encode, parse_json
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode_text, encode
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
 from fdi_drift.drift.overlay import Resolve, overlay
@@ -124,11 +124,17 @@ class FdiTaskSpec:
         if live is None:
             raise InvalidWriteError("FdiTask cannot be created: the API has no create call")
         laid = overlay(live.value, desired, ignore, resolve)
-        sent = _update_body(laid.sent, live.encoded)
+        try:
+            sent = _update_body(laid.sent, live.encoded)
+            shown = _update_body(laid.shown, live.encoded)
+        except DocumentError as error:
+            # The update replaces task_detail whole: a text we cannot edit faithfully would
+            # change what nobody declared, so nothing is sent.
+            raise InvalidWriteError(f"task_detail cannot be edited faithfully: {error}") from None
         problems = update_body_problems(sent)
         if problems:
             raise InvalidWriteError("; ".join(problems))
-        return [Write("update", sent, _update_body(laid.shown, live.encoded))]
+        return [Write("update", sent, shown)]
 
     def unwritable(self, pointers: Sequence[str]) -> list[str]:
         return []  # the update replaces every writable field and task_detail whole
@@ -264,26 +270,17 @@ def live_task(answer: JSONObject, fields: Sequence[str], *, what: str) -> LiveDo
     writable = {key: task[key] for key in fields if key in task}
     digest = hashlib.blake2b(canonical_bytes(writable), digest_size=16)
     digest.update(text.encode())
-    return LiveDocument(
-        digest.hexdigest(),
-        parse=lambda: {"task": task, "task_detail": _parse_detail(text, what)},
-        decode=lambda: decode_task(answer, what=what),
-    )
+    return LiveDocument(digest.hexdigest(), decode=lambda: decode_task(answer, what=what))
 
 
 def decode_task(answer: JSONObject, *, what: str) -> DecodedDocument:
-    """Decode a GET answer: `task_detail` must be JSON text; strings inside it decode too."""
+    """Decode a GET answer: `task_detail` must be a JSON object; strings inside it decode too."""
     text = cast(str, answer["task_detail"])  # the client checked the shape
-    detail = decode(_parse_detail(text, what), what=f"{what}: task_detail")
-    encoded: dict[Path, str] = {("task_detail",): text}
-    encoded.update({("task_detail", *path): original for path, original in detail.encoded.items()})
+    detail = decode_text(text, what=f"{what}: task_detail", path=("task_detail",))
+    if not isinstance(detail.value, dict):
+        kind = type(detail.value).__name__
+        raise DocumentError(f"{what}: task_detail is {kind} JSON, not an object")
+    encoded: dict[Path, str] = {("task_detail",): text, **detail.encoded}
     return DecodedDocument(
         value={"task": answer["task"], "task_detail": detail.value}, encoded=encoded
     )
-
-
-def _parse_detail(text: str, what: str) -> JSONObject:
-    detail = parse_json(text, what=f"{what}: task_detail")
-    if not isinstance(detail, dict):
-        raise DocumentError(f"{what}: task_detail is {type(detail).__name__} JSON, not an object")
-    return detail
