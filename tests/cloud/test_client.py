@@ -131,21 +131,24 @@ async def test_throttled_after_every_attempt_raises_throttled_error() -> None:
     assert len(script.seen) == 4
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize(
     ("status", "error"),
     [(400, ApiError), (404, NotFoundError), (401, AuthError), (403, AuthError), (409, ApiError)],
 )
-async def test_client_errors_are_not_retried(status: int, error: type[Exception]) -> None:
-    """A 4xx other than 429 is raised after one request, mapped to its class."""
+async def test_client_errors_are_not_retried(
+    status: int, error: type[Exception], method: str
+) -> None:
+    """A 4xx other than 429 is raised after one request, mapped to its class, for writes too."""
     clock = FakeTime()
     body = {"error_code": "FDI.3083", "error_msg": "not configured"}
     script = Script(json_response(status, body))
     api = make_api(script, clock)
     with pytest.raises(error) as caught:
-        await api.request("GET", "/v2/p/tasks/t")
+        await api.request(method, "/v2/p/tasks/t")
     assert type(caught.value) is error
     assert "FDI.3083" in str(caught.value) and "not configured" in str(caught.value)
-    assert caught.value.request == "GET /v2/p/tasks/t"  # type: ignore[attr-defined]
+    assert caught.value.request == f"{method} /v2/p/tasks/t"  # type: ignore[attr-defined]
     assert len(script.seen) == 1
     assert clock.sleeps == []
 

@@ -11,7 +11,17 @@ from fdi_drift.emulator.app import Emulator
 from fdi_drift.emulator.control import ControlApi
 from fdi_drift.emulator.faults import FaultInjector
 from fdi_drift.emulator.store import TaskStore
-from tests.emulator.conftest import BASE, JOB, JOBS, ORDERS, TOKEN, FakeClock
+from tests.emulator.conftest import (
+    BASE,
+    INSTANCE,
+    JOB,
+    JOBS,
+    ORDERS,
+    PROJECT,
+    TOKEN,
+    FakeClock,
+)
+from tests.emulator.test_composite import create_body
 
 TASK = f"{BASE}/tasks/{ORDERS}"
 
@@ -78,14 +88,48 @@ async def test_faults_listed_and_cleared(
     assert [(f["path"], f["status"], f["times"], f["delay_ms"]) for f in listed] == [
         ("tasks", None, None, 1)
     ]
+    assert [(f["drip_ms"], f["cut_after"], f["processed"]) for f in listed] == [(0, None, False)]
     assert (await control.delete("/_emulator/faults")).status_code == 204
     assert (await control.get("/_emulator/faults")).json() == []
     assert (await client.get(TASK)).status_code == 200
 
 
+async def test_processed_fault_over_http(
+    client: httpx.AsyncClient, control: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    """processed=true posted to the control API lets the create happen behind the fault's 502."""
+    spec = {"method": "POST", "path": "/multi-tasks$", "status": 502, "processed": True}
+    assert (await control.post("/_emulator/faults", json=spec)).status_code == 201
+    assert (await control.get("/_emulator/faults")).json()[0]["processed"] is True
+    answer = await client.post(f"{BASE}/multi-tasks", json=create_body(task_name="behind-502"))
+    assert answer.status_code == 502
+    names = [c.task["task_name"] for c in emulator.store.composite_tasks(PROJECT, INSTANCE)]
+    assert "behind-502" in names
+
+
+async def test_drip_and_cut_over_http(
+    client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    """drip_ms and cut_after posted to the control API reach the planned fault and its answer."""
+    spec = {"path": "tasks", "status": 200, "body": "0123456789", "raw": True}
+    planned = {**spec, "drip_ms": 1, "cut_after": 20}
+    assert (await control.post("/_emulator/faults", json=planned)).status_code == 201
+    faults = (await control.get("/_emulator/faults")).json()
+    assert [(f["drip_ms"], f["cut_after"]) for f in faults] == [(1, 20)]
+    assert (await client.get(TASK)).content == b"0123456789"
+
+
 @pytest.mark.parametrize(
     "content",
     [
+        b'{"drip": 5}',
+        b'{"drip_ms": -1}',
+        b'{"drip_ms": null}',
+        b'{"drip_ms": 1.5}',
+        b'{"cut_after": -1}',
+        b'{"cut_after": "3"}',
+        b'{"processed": "yes"}',
+        b'{"processed": 1}',
         b"not json",
         b"[]",
         b'{"stauts": 500}',

@@ -9,10 +9,27 @@ import pytest
 
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.emulator.faults import FaultInjector, RandomFaults
-from tests.emulator.conftest import BASE, ORDERS, SAMPLES, TOKEN, USER, sample_body
+from tests.emulator.conftest import (
+    BASE,
+    INSTANCE,
+    NODES,
+    ORDERS,
+    PROJECT,
+    SAMPLES,
+    TOKEN,
+    USER,
+    sample_body,
+    update_body,
+)
+from tests.emulator.test_composite import create_body
 from tests.emulator.test_iam import LOGIN, login_body
 
 TASK = f"{BASE}/tasks/{ORDERS}"
+
+
+def composite_names(emulator: Emulator) -> list[str]:
+    """The names of the composite tasks the emulator holds."""
+    return [str(c.task["task_name"]) for c in emulator.store.composite_tasks(PROJECT, INSTANCE)]
 
 
 async def test_planned_fault_answers_instead_of_the_route(
@@ -116,6 +133,50 @@ async def test_latency_is_added_to_api_answers(monkeypatch: pytest.MonkeyPatch) 
     assert waited == [0.04]
 
 
+async def test_processed_fault_runs_the_route_then_answers_instead(
+    client: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    """With processed, a create creates and an update updates, yet the fault gives the answer."""
+    emulator.faults.inject(method="POST", path="/multi-tasks$", status=503, processed=True)
+    emulator.faults.inject(method="PUT", path=f"/tasks/{NODES}$", status=504, processed=True)
+    created = await client.post(f"{BASE}/multi-tasks", json=create_body(task_name="lost-answer"))
+    updated = await client.put(f"{BASE}/tasks/{NODES}", json=update_body(description="lost too"))
+    assert (created.status_code, updated.status_code) == (503, 504)
+    assert created.json()["error_code"] == "FDI.3001"
+    assert "lost-answer" in composite_names(emulator)
+    assert (await client.get(f"{BASE}/tasks/{NODES}")).json()["task"]["description"] == "lost too"
+    assert [entry.status for entry in emulator.requests[:2]] == [503, 504]
+
+
+async def test_unprocessed_fault_leaves_state_alone(
+    client: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    """Without processed the fault answers instead of the route, so nothing is created."""
+    emulator.faults.inject(method="POST", path="/multi-tasks$", status=503)
+    created = await client.post(f"{BASE}/multi-tasks", json=create_body(task_name="never-made"))
+    assert created.status_code == 503
+    assert "never-made" not in composite_names(emulator)
+
+
+async def test_processed_request_is_logged_before_its_late_real_answer(
+    client: httpx.AsyncClient, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A processed delay-only fault runs the route, logs it, then delays the real answer."""
+    logged_when_waiting: list[int] = []
+
+    async def record(seconds: float) -> None:
+        logged_when_waiting.append(len(emulator.requests))
+
+    monkeypatch.setattr("fdi_drift.emulator.app.asyncio.sleep", record)
+    emulator.faults.inject(method="POST", status=None, delay_ms=60_000, processed=True)
+    created = await client.post(f"{BASE}/multi-tasks", json=create_body(task_name="late"))
+    assert created.status_code == 200
+    assert created.json()["task_id"] in {
+        c.task_id for c in emulator.store.composite_tasks(PROJECT, INSTANCE)
+    }
+    assert logged_when_waiting == [1]
+
+
 async def run_random(seed: int, count: int = 40) -> list[httpx.Response]:
     """Send `count` reads to a fresh emulator with random faults and the given seed."""
     config = EmulatorConfig(
@@ -183,6 +244,8 @@ def test_impossible_rates_are_refused(fail: float, throttle: float) -> None:
     [
         {"times": 0},
         {"delay_ms": -1},
+        {"drip_ms": -1},
+        {"cut_after": -1},
         {"path": "("},
         {"status": 99},
         {"raw": True, "body": {"a": 1}},

@@ -1,14 +1,30 @@
 """The base client of every cloud API: one connection pool, rate limit, retries, error mapping.
 
-Failures become `fdi_drift.errors`, raised from the httpx error where there is one:
+Each attempt (connect, send, headers and the whole body) must end within `timeout` seconds in
+total, on top of httpx's per-operation timeouts, so a server that drips its answer cannot hold
+a request for ever. GET, HEAD and OPTIONS are retried as the policy allows; any other method
+is a write, retried only when the service certainly never saw it. Failures become
+`fdi_drift.errors`, raised from the httpx error where there is one:
 
-    connection failure, timeout     retried, then TransportError
-    5xx / 429                       retried (429 and 503 honour Retry-After), then
-                                    ServerError / ThrottledError
-    401, 403                        AuthError (the auth flow has already tried a fresh token)
-    404                             NotFoundError
-    other 4xx, 3xx                  ApiError, never retried
-    2xx that is not JSON            MalformedResponseError
+    failure                                 GET, HEAD, OPTIONS      other methods (writes)
+    not sent: connection refused or timed   retried, then TransportError
+      out, pool timeout, proxy refusal,
+      the total deadline before sending
+    maybe processed: read/write timeout or  retried, then           OutcomeUnknownError,
+      error, the total deadline after         TransportError          not retried
+      sending, reset or truncated answer
+    an answer body that cannot be decoded   TransportError          OutcomeUnknownError
+    5xx                                     retried (503 honours    OutcomeUnknownError with
+                                              Retry-After), then      status, code and message,
+                                              ServerError             not retried
+    429                                     retried (honouring Retry-After), then ThrottledError
+    401, 403                                AuthError (the auth flow already tried a new token)
+    404                                     NotFoundError
+    other 4xx, 3xx                          ApiError, never retried
+    2xx that is not JSON                    MalformedResponseError
+
+"Before sending" is known from httpcore's trace events; over a transport that does not trace
+(ASGI, mock), a request handed to the transport counts as maybe processed.
 """
 
 from __future__ import annotations
@@ -37,6 +53,7 @@ from fdi_drift.errors import (
     ConfigError,
     MalformedResponseError,
     NotFoundError,
+    OutcomeUnknownError,
     ServerError,
     ThrottledError,
     TransportError,
@@ -53,6 +70,10 @@ _RETRYABLE_FAILURES = (
     httpx.RemoteProtocolError,
     httpx.ProxyError,
 )
+# Failures before the request left: no service saw it, so even a write may be sent again.
+_UNSENT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAYBE_PROCESSED = "not retried: it may have been processed"
 
 
 class ResponseObserver(Protocol):
@@ -162,10 +183,52 @@ def describe_failure(exc: Exception) -> str:
     return f"{name}: {text}" if text else name
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """An attempt that got no answer: why, and whether the request certainly never left."""
+
+    cause: Exception
+    reason: str
+    unsent: bool
+    retryable: bool = True
+
+
+class _Progress:
+    """How far one attempt got: told by httpx's request hook and httpcore's trace events.
+
+    It is the attempt's `trace` extension, so the hook finds it on the request it is handed.
+    """
+
+    __slots__ = ("handed", "sending", "traced")
+
+    def __init__(self) -> None:
+        self.handed = False
+        self.traced = False
+        self.sending = False
+
+    async def __call__(self, event: str, info: Mapping[str, object]) -> None:
+        self.traced = True
+        if event.endswith(".send_request_headers.started"):
+            self.sending = True
+
+    @property
+    def unsent(self) -> bool:
+        """Whether the request certainly has not left: not handed over yet, or still connecting."""
+        return not self.handed or (self.traced and not self.sending)
+
+
+async def _handed_over(request: httpx.Request) -> None:
+    progress = request.extensions.get("trace")
+    if isinstance(progress, _Progress):
+        # A fresh hand-over (the auth flow resending after a 401) starts a fresh send.
+        progress.handed, progress.traced, progress.sending = True, False, False
+
+
 class ApiClient:
     """One service's HTTP client; `request` answers parsed JSON or raises `fdi_drift.errors`.
 
     `path` is relative to `base_url` and must start with "/"; errors name "METHOD /path".
+    `timeout` bounds each attempt as a whole, not just each network operation.
     Close it with `aclose()` or use it as an async context manager.
     """
 
@@ -188,6 +251,7 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._service = service
+        self._timeout = timeout
         self._retry = retry
         self._observer = observer
         self._sleep = sleep
@@ -202,6 +266,7 @@ class ApiClient:
             timeout=httpx.Timeout(timeout),
             verify=tls_verify(verify),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
+            event_hooks={"request": [_handed_over]},
         )
 
     async def request(
@@ -219,31 +284,34 @@ class ApiClient:
         label = f"{method} {path.partition('?')[0]}"
         content = None if json is None else orjson.dumps(json)
         headers = None if json is None else {"Content-Type": "application/json"}
+        safe = method in SAFE_METHODS
         attempts = self._retry.attempts
         for attempt in range(attempts):
             final = attempt == attempts - 1
             await self._limiter.acquire()
             started = self._monotonic()
-            try:
-                response = await self._http.request(
-                    method, path, params=params, content=content, headers=headers
-                )
-            except _RETRYABLE_FAILURES as exc:
+            outcome = await self._attempt(method, path, params, content, headers)
+            if isinstance(outcome, _Failure):
                 self._observe(method, "error", started)
+                if not safe and not outcome.unsent:
+                    raise _outcome_unknown(outcome.reason, label) from outcome.cause
+                if not outcome.retryable:
+                    raise TransportError(outcome.reason, request=label) from outcome.cause
                 if final:
                     raise TransportError(
-                        f"{describe_failure(exc)} (after {attempts} attempts)", request=label
-                    ) from exc
+                        f"{outcome.reason} (after {attempts} attempts)", request=label
+                    ) from outcome.cause
                 delay = self._retry.backoff(attempt, self._jitter())
-                await self._pause(label, describe_failure(exc), attempt, delay)
+                await self._pause(label, outcome.reason, attempt, delay)
                 continue
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                self._observe(method, "error", started)
-                raise TransportError(describe_failure(exc), request=label) from exc
+            response = outcome
             self._observe(method, str(response.status_code), started)
             status = response.status_code
             if 200 <= status < 300:
                 return parse_json(response, label)
+            if status >= 500 and not safe:
+                code, msg = error_details(response.content)
+                raise _outcome_unknown(status_text(response, code, msg), label)
             if (status == 429 or status >= 500) and not final:
                 delay = self._delay_after(response, attempt)
                 await self._pause(label, f"HTTP {status}", attempt, delay)
@@ -269,6 +337,41 @@ class ApiClient:
     def __repr__(self) -> str:
         return f"ApiClient(service={self._service!r})"
 
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response | _Failure:
+        """One try within the total deadline: the answer, read in full, or why there is none."""
+        progress = _Progress()
+        deadline = asyncio.timeout(self._timeout)
+        try:
+            # httpx reads the whole body before it returns, so the deadline covers it too.
+            async with deadline:
+                return await self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    content=content,
+                    headers=headers,
+                    extensions={"trace": progress},
+                )
+        except TimeoutError as exc:
+            if not deadline.expired():
+                raise
+            reason = f"timed out: no complete answer within {self._timeout:g}s"
+            return _Failure(exc, reason, unsent=progress.unsent)
+        except _RETRYABLE_FAILURES as exc:
+            unsent = isinstance(exc, _UNSENT_FAILURES)
+            return _Failure(exc, describe_failure(exc), unsent=unsent)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # Nothing left for these, except an answer whose body cannot be decoded.
+            unsent = not isinstance(exc, httpx.DecodingError)
+            return _Failure(exc, describe_failure(exc), unsent=unsent, retryable=False)
+
     def _observe(self, method: str, code: str, started: float) -> None:
         if self._observer is not None:
             self._observer(self._service, method, code, self._monotonic() - started)
@@ -290,6 +393,10 @@ class ApiClient:
             if asked is not None:
                 return min(self._retry.max_delay, asked)
         return self._retry.backoff(attempt, self._jitter())
+
+
+def _outcome_unknown(reason: str, label: str) -> OutcomeUnknownError:
+    return OutcomeUnknownError(f"{reason}; {MAYBE_PROCESSED}", request=label)
 
 
 def retry_after_seconds(response: httpx.Response, clock: Callable[[], float]) -> float | None:

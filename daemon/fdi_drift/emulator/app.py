@@ -1,10 +1,11 @@
 """The emulated cloud as one ASGI app: FDI task routes, DRS job routes, IAM login, control API.
 
 A request to a cloud API route goes through, in order: the configured latency, a planned fault
-(faults.py), a random fault, authentication (a request whose Authorization header names
-`SDK-HMAC-SHA256` is checked as signed by credentials.py, any other needs an `X-Auth-Token`
-that iam.py accepts), the path id check (1-64 characters,
-else 400 naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
+(faults.py; a `processed` one lets everything after it run first and replaces only the answer,
+which it may also delay, drip or cut), a random fault, authentication (a request whose
+Authorization header names `SDK-HMAC-SHA256` is checked as signed by credentials.py, any other
+needs an `X-Auth-Token` that iam.py accepts), the path id check (1-64 characters, else 400
+naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
 common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`). IAM
 login gets the latency and planned faults only; `/_emulator/` control routes get none of it
 and are not recorded. Any other method and path answers 404 `APIG.0101` as the API gateway does.
@@ -21,7 +22,7 @@ import pathlib
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -34,7 +35,7 @@ from fdi_drift.emulator.control import PREFIX, ControlApi
 from fdi_drift.emulator.credentials import KeyPair, KeyPairAuthority, check_distinct
 from fdi_drift.emulator.drs import DrsApi
 from fdi_drift.emulator.drs_store import DrsStore
-from fdi_drift.emulator.faults import FaultInjector, RandomFaults
+from fdi_drift.emulator.faults import Fault, FaultInjector, RandomFaults
 from fdi_drift.emulator.fdi import FdiApi
 from fdi_drift.emulator.iam import IamUser, TokenAuthority
 from fdi_drift.emulator.recording import RecordedRequest, safe_body
@@ -151,27 +152,35 @@ class Emulator:
         request = Request(scope, receive)
         body = await request.body()
         path: str = scope["path"]
+        fault: Fault | None = None
         if path.startswith(PREFIX):
             reply = self._control.handle(request.method, path, body)
         else:
-            reply = await self._answer(request, path, body)
+            reply, fault = await self._answer(request, path, body)
             query = scope["query_string"].decode("latin-1")
             self.requests.append(
                 RecordedRequest(request.method, path, query, safe_body(body), reply.status)
             )
         reply = dated(reply, self._clock())
-        response = Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
-        await response(scope, receive, send)
+        if fault is None:
+            await _send_whole(reply, scope, receive, send)
+        else:
+            await _unless_gone(_deliver(fault, reply, scope, receive, send), receive)
 
-    async def _answer(self, request: Request, path: str, body: bytes) -> Reply:
+    async def _answer(self, request: Request, path: str, body: bytes) -> tuple[Reply, Fault | None]:
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         fault = self.faults.take(request.method, path)
-        if fault is not None:
+        if fault is not None and not fault.processed:
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
             if fault.reply is not None:
-                return fault.reply
+                return fault.reply, fault
+        answer = self._route(request, path, body)
+        # A processed fault lets the route change state, then hides its answer.
+        return (answer if fault is None or fault.reply is None else fault.reply), fault
+
+    def _route(self, request: Request, path: str, body: bytes) -> Reply:
         if request.method == "POST" and path == IAM_LOGIN:
             return self._iam.login(body)
         for method, pattern, name in _ROUTES:
@@ -298,6 +307,65 @@ async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _send_whole(reply: Reply, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send `reply` in one piece, as every answer without a fault goes out."""
+    response = Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
+    await response(scope, receive, send)
+
+
+async def _deliver(fault: Fault, reply: Reply, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send the answer to a faulted request: late if the route ran first, dripped or cut."""
+    if fault.processed and fault.delay_ms:
+        await asyncio.sleep(fault.delay_ms / 1000)
+    if fault.streamed:
+        await _stream(reply, fault, send)
+    else:
+        await _send_whole(reply, scope, receive, send)
+
+
+async def _stream(reply: Reply, fault: Fault, send: Send) -> None:
+    """Send the headers at once, then the body byte by byte (`drip_ms`) and maybe cut short."""
+    body = reply.body
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers]
+    if all(name != b"content-length" for name, _ in headers):
+        headers.append((b"content-length", str(len(body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    sent = body if fault.cut_after is None else body[: fault.cut_after]
+    pieces = [sent[at : at + 1] for at in range(len(sent))] if fault.drip_ms else [sent]
+    for index, piece in enumerate(pieces):
+        if index:
+            await asyncio.sleep(fault.drip_ms / 1000)
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    if len(sent) == len(body):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    # Otherwise return with the body unfinished: uvicorn then closes the connection, which is
+    # the only way an ASGI app can drop one.
+
+
+async def _unless_gone(delivery: Awaitable[None], receive: Receive) -> None:
+    """Run `delivery` until done or until the client disconnects, whichever comes first.
+
+    uvicorn's `send` silently drops what is sent to a client that has gone, so without this a
+    slow drip would keep the server busy (and its shutdown waiting) for nobody.
+    """
+    sending = asyncio.ensure_future(delivery)
+    watching = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait((sending, watching), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sending.cancel()
+        watching.cancel()
+        await asyncio.gather(sending, watching, return_exceptions=True)
+    if not sending.cancelled():
+        sending.result()
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return once the client has gone (or the answer is complete); the body is already read."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -7,8 +7,9 @@ neither recorded nor subject to faults or latency.
     DELETE /_emulator/requests   empty the log (204)
     GET    /_emulator/faults     the planned faults still active
     POST   /_emulator/faults     plan a fault (201 {"id": n}); body keys: method, path, status,
-                                 body, raw, headers, times, delay_ms (see faults.py); unknown
-                                 keys are refused with 400 so that a typo cannot go unnoticed
+                                 body, raw, headers, times, delay_ms, drip_ms, cut_after,
+                                 processed (see faults.py); unknown keys are refused with 400
+                                 so that a typo cannot go unnoticed
     DELETE /_emulator/faults     forget every planned fault (204)
     PUT    /_emulator/fighting   {"enabled": bool}: another writer undoes every update of FDI
                                  tasks (store.py) and DRS jobs (drs_store.py)
@@ -34,7 +35,21 @@ from fdi_drift.emulator.signing import format_sdk_date
 from fdi_drift.emulator.store import TaskStore
 
 PREFIX = "/_emulator/"
-_FAULT_KEYS = frozenset({"method", "path", "status", "body", "raw", "headers", "times", "delay_ms"})
+_FAULT_KEYS = frozenset(
+    {
+        "method",
+        "path",
+        "status",
+        "body",
+        "raw",
+        "headers",
+        "times",
+        "delay_ms",
+        "drip_ms",
+        "cut_after",
+        "processed",
+    }
+)
 T = TypeVar("T")
 
 
@@ -101,6 +116,9 @@ class ControlApi:
                 headers=_headers(spec.get("headers")),
                 times=_nullable(spec, "times", int, 1),
                 delay_ms=_typed(spec, "delay_ms", int, 0),
+                drip_ms=_typed(spec, "drip_ms", int, 0),
+                cut_after=_nullable(spec, "cut_after", int, None),
+                processed=_typed(spec, "processed", bool, False),
             )
         except ValueError as exc:
             return _error(400, str(exc))
@@ -158,7 +176,8 @@ def _typed(spec: Mapping[str, object], key: str, kind: type[T], default: T) -> T
 
 
 def _nullable(spec: Mapping[str, object], key: str, kind: type[T], default: T | None) -> T | None:
-    # JSON null means something for these keys: any method, a delay only, for ever.
+    # JSON null means something for these keys: any method, no answer of its own, for ever,
+    # no cut.
     value = spec.get(key, default)
     return None if value is None else _checked(key, value, kind)
 
@@ -187,6 +206,9 @@ def _describe(fault: Fault) -> dict[str, object]:
         "status": None if fault.reply is None else fault.reply.status,
         "times": fault.times,
         "delay_ms": fault.delay_ms,
+        "drip_ms": fault.drip_ms,
+        "cut_after": fault.cut_after,
+        "processed": fault.processed,
     }
 
 

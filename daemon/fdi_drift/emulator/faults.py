@@ -7,7 +7,22 @@ routes only (not IAM). Choices the emulator makes:
   match a whole path); `method` None matches every method.
 - Faults are tried in the order they were injected; the first match is used and its `times`
   counts down (None: for ever).
-- `status` None plans a delay only: after `delay_ms` the request gets its real answer.
+- `status` None plans no answer of its own: the request gets its real answer, with the
+  fault's delay, drip and cut.
+- `delay_ms` is waited for before the route runs, or with `processed` after it has run.
+- `processed` false (the default): a fault with a status answers instead of the route.
+  `processed` true: the route runs first and changes state (a create really creates), then the
+  client gets the fault's answer instead of the real one: a write whose answer was lost. Such
+  a request is logged as soon as the route has run, before the delay.
+- `drip_ms`: the headers go out at once, then the body one byte at a time, `drip_ms` apart
+  (a slow-drip server); 0 sends the body in one piece.
+- `cut_after`: the headers (with the full `Content-Length`) and this many body bytes go out,
+  then the answer ends without the rest and the server drops the connection (uvicorn closes
+  it, so the client sees an incomplete answer). A `cut_after` at or past the body's length
+  cuts nothing. `httpx.ASGITransport` wants whole answers and fails on a cut one with an
+  AssertionError; test cuts over a real socket.
+- Once the answer is known, its planned delay (with `processed`), drip or cut is abandoned
+  as soon as the client goes away, so a server is not kept busy for nobody.
 - Without a `body`, a planned 429 answers as the API gateway does (with `Retry-After: 1`);
   any other status answers `{"error_code": "FDI.3001", "error_msg": "Injected fault."}`.
 - Random faults draw one number per request from `random.Random(seed)`: below
@@ -46,7 +61,7 @@ UNSET = Unset.UNSET
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One planned fault; `reply` None means "delay, then answer normally"."""
+    """One planned fault; `reply` None means the route's own answer, late, dripped or cut."""
 
     id: int
     path: re.Pattern[str]
@@ -54,6 +69,14 @@ class Fault:
     reply: Reply | None
     times: int | None
     delay_ms: int
+    drip_ms: int
+    cut_after: int | None
+    processed: bool
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the answer's body goes out dripped or cut rather than in one piece."""
+        return self.drip_ms > 0 or self.cut_after is not None
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request."""
@@ -79,16 +102,21 @@ class FaultInjector:
         headers: Mapping[str, str] | None = None,
         times: int | None = 1,
         delay_ms: int = 0,
+        drip_ms: int = 0,
+        cut_after: int | None = None,
+        processed: bool = False,
     ) -> Fault:
         """Plan an answer for the next `times` requests matching `method` and `path`.
 
         `raw` sends `body` (a str or bytes) as it is, for malformed answers; otherwise `body`
-        is encoded as JSON. Raises ValueError for arguments that make no sense.
+        is encoded as JSON. `delay_ms`, `drip_ms`, `cut_after` and `processed` act as the
+        module docstring says. Raises ValueError for arguments that make no sense.
         """
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for ever")
-        if delay_ms < 0:
-            raise ValueError("delay_ms must not be negative")
+        for name, value in (("delay_ms", delay_ms), ("drip_ms", drip_ms), ("cut_after", cut_after)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
         try:
             pattern = re.compile(path)
         except re.error as exc:
@@ -101,6 +129,9 @@ class FaultInjector:
             reply=reply,
             times=times,
             delay_ms=delay_ms,
+            drip_ms=drip_ms,
+            cut_after=cut_after,
+            processed=processed,
         )
         self._next_id += 1
         self._faults.append(fault)
