@@ -88,6 +88,7 @@ def settings_for(desired: Path, base_url: str = BASE_URL, **overrides: Any) -> S
         retry_base_delay_seconds=0.001,
         request_timeout_seconds=2.0,
         rate_limit_per_second=1000.0,
+        audit_log=desired.parent / "fdi-drift-audit.jsonl",  # never the working directory
     )
     return replace(settings, **overrides)
 

@@ -12,7 +12,7 @@ import pytest
 from fdi_drift.cloud.transports import in_process
 from fdi_drift.drift.model import ChangeOp, CycleReport, Kind, ResourceStatus, Status
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser
-from fdi_drift.exporter import export_resources
+from fdi_drift.exporter import PlaceholderReason, export_resources
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.service import Runtime
@@ -78,6 +78,43 @@ async def test_export_then_check_is_in_sync(
     report = await cycle(runtime)
     assert [s.status for s in report.statuses] == [Status.IN_SYNC, Status.IN_SYNC]
     assert report.complete and not report.drifted
+
+
+def add_credentials(document: dict[str, Any]) -> None:
+    """Credentials a person put into the task: plain, masked, numeric, and inside bodyRaw."""
+    source = document["task_detail"]["sourceSelectedDatasource"]
+    source["accessToken"] = "tok-abc123"
+    source["password"] = "******"
+    source["tokenSettings"] = {"ttl": 3600, "refresh": True, "issuer": ""}
+    source["bodyRaw"] = '{"pageNum":"1","pageSize":"10","clientSecret":"cs-456"}'
+
+
+async def test_export_writes_placeholders_for_secret_looking_fields_and_stays_in_sync(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """Values under secret-looking keys, in nested JSON text too, are exported as references."""
+    runtime = make_runtime()
+    await put_task(api, API_TASK, add_credentials)
+    written = await export_resources(
+        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired_dir
+    )
+    (item,) = [i for i in written if i.name == "fdi_task_v2mysql-tomysql"]
+    text = item.path.read_text()
+    assert "tok-abc123" not in text and "cs-456" not in text and "3600" not in text
+    assert "******" not in text
+    source = "/spec/task_detail/sourceSelectedDatasource"
+    assert [(p.pointer, p.reason) for p in item.placeholders] == [
+        (f"{source}/bodyRaw/clientSecret", PlaceholderReason.SECRET_LOOKING_KEY),
+        (f"{source}/accessToken", PlaceholderReason.SECRET_LOOKING_KEY),
+        (f"{source}/password", PlaceholderReason.MASKED),
+        (f"{source}/tokenSettings/ttl", PlaceholderReason.SECRET_LOOKING_KEY),
+    ]
+    assert item.secret_refs == tuple(p.reference for p in item.placeholders)
+    assert "fdi_task_v2mysql-tomysql/task_detail.sourceSelectedDatasource.accessToken" in (
+        item.secret_refs
+    )
+    report = await cycle(runtime)
+    assert [s.status for s in report.statuses] == [Status.IN_SYNC, Status.IN_SYNC]
 
 
 async def test_edit_inside_nested_string_is_reported_by_pointer(

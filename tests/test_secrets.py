@@ -1,4 +1,4 @@
-"""Tests for resolving secret references."""
+"""Tests for secrets: resolving references, and hiding values at the paths they were declared."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from fdi_drift.drift.model import JSONValue
+from fdi_drift.drift.redaction import REDACTED, redact_paths, redact_paths_at
 from fdi_drift.errors import SecretError
 from fdi_drift.secrets import SecretResolver, env_name
 
@@ -50,3 +52,42 @@ def test_bad_reference_is_refused() -> None:
     with pytest.raises(SecretError, match="not NAME/KEY"):
         SecretResolver(Path("/"), {})("../etc/passwd")
     assert env_name("a.b/c-d") == "FDI_DRIFT_SECRET_A_B_C_D"
+
+
+def test_redact_paths_hides_exactly_the_declared_places() -> None:
+    """Through dicts and lists to the place itself; absent places hide nothing; input untouched."""
+    live = {"a": {"conn": "S3CR3T", "host": "h"}, "l": ["S3CR3T", "x"], "n": None}
+    hidden = redact_paths(live, [("a", "conn"), ("l", 0), ("a", "gone"), ("l", 5), ("n", "k")])
+    assert hidden == {"a": {"conn": REDACTED, "host": "h"}, "l": [REDACTED, "x"], "n": None}
+    assert live["a"] == {"conn": "S3CR3T", "host": "h"}
+
+
+@pytest.mark.parametrize(
+    ("live", "rest"),
+    [
+        ('{"conn":"S3CR3T"', ("conn",)),  # JSON text that does not parse
+        ('{"conn":"S3CR3T"}', ("conn",)),  # JSON text left undecoded
+        (["S3CR3T"], ("conn",)),  # a list where a key comes next
+        ({"0": "S3CR3T"}, (0,)),  # a dict where an index comes next
+        (12345, ("conn",)),
+    ],
+)
+def test_redact_paths_hides_whole_what_the_path_cannot_enter(
+    live: JSONValue, rest: tuple[str | int, ...]
+) -> None:
+    """Text or another shape where the path runs may hold the secret: the whole value is hidden."""
+    hidden = redact_paths({"body": live, "keep": 1}, [("body", *rest)])
+    assert hidden == {"body": REDACTED, "keep": 1}
+
+
+def test_redact_paths_at_hides_by_where_a_value_sits() -> None:
+    """At or below a path everything is hidden, above it only the path's remainder."""
+    paths = [("a", "b", "conn")]
+    assert redact_paths_at("S3CR3T", ("a", "b", "conn"), paths) == REDACTED
+    assert redact_paths_at("S3CR3T", ("a", "b", "conn", "k"), paths) == REDACTED
+    assert redact_paths_at({"conn": "S3CR3T", "n": 1}, ("a", "b"), paths) == {
+        "conn": REDACTED,
+        "n": 1,
+    }
+    unrelated = {"conn": "shown"}
+    assert redact_paths_at(unrelated, ("a", "c"), paths) is unrelated

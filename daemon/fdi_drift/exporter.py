@@ -2,8 +2,10 @@
 
 Every writable field is declared, so a check right after an export is in sync. Masked secrets
 become `secretRef` placeholders (never the masked text, which would be written back as a
-password). Existing files are only replaced with `force`, and every file is validated with the
-same rules `fdi-drift validate` uses before anything is written.
+password), and so does every value under a secret-looking key (never a credential in clear in
+a file meant for a repository); a secret reference compares as unknowable, so this costs no
+sync. Existing files are only replaced with `force`, and every file is validated with the same
+rules `fdi-drift validate` uses before anything is written.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +22,31 @@ from fdi_drift.desired_state import API_VERSION, parse_resource_text
 from fdi_drift.drift.document import is_masked
 from fdi_drift.drift.ignore import compile_ignore, prune
 from fdi_drift.drift.model import JSONValue, Kind
+from fdi_drift.drift.model import Path as JSONPath
+from fdi_drift.drift.pointer import format_pointer
+from fdi_drift.drift.redaction import looks_secret
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Scope
 from fdi_drift.yaml_documents import dump_document
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class PlaceholderReason(StrEnum):
+    """Why an exported value was written as a secret reference."""
+
+    MASKED = "masked"  # live showed it as "******"
+    # It sits under a key like password or token.
+    SECRET_LOOKING_KEY = "secret-looking key"  # noqa: S105 - a reason, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class SecretPlaceholder:
+    """One exported field written as `{secretRef: reference}` instead of its value."""
+
+    pointer: str  # RFC 6901, from the file's root: /spec/...
+    reference: str  # NAME/KEY, to be provided before reconciling
+    reason: PlaceholderReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +56,12 @@ class ExportedFile:
     path: Path
     kind: Kind
     name: str
-    secret_refs: tuple[str, ...]
+    placeholders: tuple[SecretPlaceholder, ...]
+
+    @property
+    def secret_refs(self) -> tuple[str, ...]:
+        """The references of the placeholders, in file order."""
+        return tuple(placeholder.reference for placeholder in self.placeholders)
 
 
 async def export_resources(
@@ -61,8 +89,8 @@ async def export_resources(
         for entry, document in zip(entries, documents, strict=True):
             # What the kind ignores anyway (cursors) would only be noise in the file.
             spec = prune(specs[kind].export_spec(document), default_ignore)
-            refs: list[str] = []
-            spec = _placeholders(spec, f"{entry.name}", "", refs)
+            found: list[SecretPlaceholder] = []
+            spec = _placeholders(spec, _UNSAFE.sub("_", entry.name), (), False, found)
             metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
             if scope.instance_id:
                 metadata["instance_id"] = scope.instance_id
@@ -83,7 +111,7 @@ async def export_resources(
                     f"{kind} {entry.name} ({entry.id}) cannot be exported as valid desired state",
                     tuple(str(p) for p in problems),
                 )
-            planned.append((ExportedFile(path, kind, entry.name, tuple(refs)), text))
+            planned.append((ExportedFile(path, kind, entry.name, tuple(found)), text))
     existing = [str(item.path) for item, _ in planned if item.path.exists()]
     if existing and not force:
         raise DesiredStateError(
@@ -98,14 +126,25 @@ async def export_resources(
     return [item for item, _ in planned]
 
 
-def _placeholders(value: Any, name: str, pointer: str, refs: list[str]) -> Any:
+def _placeholders(
+    value: Any, name: str, path: JSONPath, secret_key: bool, found: list[SecretPlaceholder]
+) -> Any:
+    """`value` with masked values, and values below a secret-looking key, as references."""
     if isinstance(value, dict):
-        return {k: _placeholders(v, name, f"{pointer}/{k}", refs) for k, v in value.items()}
+        return {
+            k: _placeholders(v, name, (*path, k), secret_key or looks_secret(k), found)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_placeholders(v, name, f"{pointer}/{i}", refs) for i, v in enumerate(value)]
+        return [_placeholders(v, name, (*path, i), secret_key, found) for i, v in enumerate(value)]
     if is_masked(value):
-        key = _UNSAFE.sub("_", pointer.strip("/").replace("/", "."))
-        ref = f"{_UNSAFE.sub('_', name)}/{key}"
-        refs.append(ref)
-        return {"secretRef": ref}
-    return value
+        reason = PlaceholderReason.MASKED
+    # Empty and null hold nothing, and a flag (`is_set_password: false`) holds no credential;
+    # as a reference it would only be written back as a string.
+    elif secret_key and value not in (None, "") and not isinstance(value, bool):
+        reason = PlaceholderReason.SECRET_LOOKING_KEY
+    else:
+        return value
+    reference = f"{name}/{_UNSAFE.sub('_', '.'.join(str(part) for part in path))}"
+    found.append(SecretPlaceholder(format_pointer(("spec", *path)), reference, reason))
+    return {"secretRef": reference}

@@ -27,20 +27,22 @@ from typing import cast
 from fdi_drift.audit import AuditLog
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import match, prepare_desired
-from fdi_drift.drift.document import DecodedDocument, encode, parse_pointer
+from fdi_drift.drift.document import DecodedDocument, encode
 from fdi_drift.drift.model import (
     BlockReason,
     CycleReport,
     JSONObject,
     JSONValue,
     Kind,
+    Path,
     ReconcileResult,
     ResourceKey,
     ResourceStatus,
     Status,
 )
 from fdi_drift.drift.overlay import Resolve
-from fdi_drift.drift.redaction import redact
+from fdi_drift.drift.pointer import parse_pointer
+from fdi_drift.drift.redaction import redact, redact_paths
 from fdi_drift.errors import CloudError, FdiDriftError, InvalidWriteError, SecretError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
 from fdi_drift.settings import ReconcileMode, RunningPolicy
@@ -236,7 +238,9 @@ class Reconciler:
         audit_id = self._audit.intent(
             resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
             revision=revision,
-            live_before=None if before is None else _shown_live(before),
+            live_before=None
+            if before is None
+            else _shown_live(before, resource.prepared.secret_paths),
             requests=[{"request": p.line, "body": p.body} for p in planned],
         )
         result = await self._send(resource, status, writes, audit_id)
@@ -379,6 +383,10 @@ def _parts(document: JSONObject, pointers: tuple[str, ...]) -> JSONObject:
     return picked
 
 
-def _shown_live(document: DecodedDocument) -> JSONValue:
-    """The live document as read, nested strings encoded again, secret-looking values hidden."""
-    return encode(redact(document.value), document.encoded)
+def _shown_live(document: DecodedDocument, secret_paths: tuple[Path, ...]) -> JSONValue:
+    """The live document as read, nested strings encoded again, secrets hidden.
+
+    Hidden are values under secret-looking keys and, whatever their keys are called, the values
+    at the paths the resource declares as secret references (live holds what was written there).
+    """
+    return encode(redact_paths(redact(document.value), secret_paths), document.encoded)

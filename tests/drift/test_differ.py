@@ -279,6 +279,43 @@ def test_json_text_holding_secret_keys_is_redacted() -> None:
     assert changes == (FieldChange("/body", ChangeOp.CHANGED, REDACTED, REDACTED),)
 
 
+def test_match_carries_the_declared_secret_paths() -> None:
+    """A drifted Match knows where desired declared secrets, so diff can hide them by path."""
+    prepared = prepare_desired({"src": {"conn": {"secretRef": "db/conn"}, "n": 1}}, NO_RULES)
+    assert match(prepared, {"src": {"conn": "x", "n": 2}}).secret_paths == (("src", "conn"),)
+
+
+def test_a_change_at_or_below_a_secret_path_hides_both_values() -> None:
+    """Whatever the key is called, a change at a declared secret or inside it shows neither side."""
+    secrets = (("src", "conn"),)
+    at = Match(False, {"src": {"conn": "a"}}, {"src": {"conn": "S3CR3T"}}, secrets)
+    below = Match(False, {"src": {"conn": {"k": "a"}}}, {"src": {"conn": {"k": "S3CR3T"}}}, secrets)
+    assert diff(at) == (FieldChange("/src/conn", ChangeOp.CHANGED, REDACTED, REDACTED),)
+    assert diff(below) == (FieldChange("/src/conn/k", ChangeOp.CHANGED, REDACTED, REDACTED),)
+
+
+def test_a_change_above_a_secret_path_hides_only_the_secret_inside() -> None:
+    """A whole item holding a declared secret is shown with just that place redacted."""
+    result = Match(False, {"l": []}, {"l": [{"conn": "S3CR3T", "n": 1}]}, (("l", 0, "conn"),))
+    assert diff(result) == (FieldChange("/l/0", ChangeOp.EXTRA, None, {"conn": REDACTED, "n": 1}),)
+
+
+def test_json_text_a_secret_path_runs_through_is_hidden_whole() -> None:
+    """Live text that no longer parses, where a secret was declared inside it, is redacted whole."""
+    desired = {"body": {"connectString": {"secretRef": "db/conn"}, "page": "1"}}
+    live = {"body": '{"connectString":"S3CR3T","page":"2"'}
+    assert _changes(desired, live) == (
+        FieldChange("/body", ChangeOp.CHANGED, {"page": "1"}, REDACTED),
+    )
+
+
+def test_live_of_another_shape_where_a_secret_path_runs_is_hidden_whole() -> None:
+    """An object where a list holding a secret was declared may hold it: redacted whole."""
+    desired = {"l": [{"conn": {"secretRef": "db/conn"}, "n": 1}]}
+    live = {"l": '{"conn": "S3CR3T"}'}
+    assert _changes(desired, live) == (FieldChange("/l", ChangeOp.CHANGED, [{"n": 1}], REDACTED),)
+
+
 def _reference_in_sync(desired: Any, live: Any, patterns: list[str]) -> bool:
     """The in-sync decision spelt out step by step, without match's shortcuts."""
     rules = compile_ignore(patterns)

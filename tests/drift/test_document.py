@@ -18,11 +18,10 @@ from fdi_drift.drift.document import (
     decode_text,
     encode,
     fingerprint,
-    format_pointer,
     is_masked,
     parse_json,
-    parse_pointer,
 )
+from fdi_drift.drift.pointer import format_pointer, parse_pointer
 from fdi_drift.errors import DocumentError
 from tests.drift.json_trees import (
     COMPACT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -95,6 +96,48 @@ def test_endpoint_change_needs_a_secret_password() -> None:
     assert write.body["target_endpoint"][0]["endpoint"]["db_password"] == "s3cret"
     assert write.shown["target_endpoint"][0]["endpoint"]["db_password"] == "<redacted>"
     assert "source_endpoint" not in write.body
+
+
+def test_an_endpoint_secret_at_a_plain_looking_key_is_sent_but_never_shown() -> None:
+    """A secretRef declared at endpoint.ip is resolved into the body and redacted in shown."""
+    changed = copy.deepcopy(live_job()["source_endpoint"])
+    changed[0]["endpoint"].update(
+        ip={"secretRef": "mysql/ip"},
+        db_user="replicator",
+        db_password={"secretRef": "mysql/password"},
+    )
+    (write,) = plan({"source_endpoint": changed}, resolve=lambda ref: "S3CR3T-VALUE")
+    assert write.action == "endpoint"
+    assert write.body["source_endpoint"][0]["endpoint"]["ip"] == "S3CR3T-VALUE"
+    assert write.shown["source_endpoint"][0]["endpoint"]["ip"] == "<redacted>"
+    assert "S3CR3T-VALUE" not in json.dumps(write.shown)
+
+
+def test_an_endpoint_write_hides_live_values_under_secret_looking_keys_but_sends_them() -> None:
+    """An undeclared password live returns unmasked is sent as it is and shown redacted."""
+    job = live_job()
+    job["target_endpoint"][0]["endpoint"]["kafka_security_config"] = {"sasl_password": "pw-1"}
+    changed = copy.deepcopy(live_job()["target_endpoint"])
+    changed[0]["endpoint"].update(ip="10.0.0.9", db_password={"secretRef": "mysql/password"})
+    (write,) = plan({"target_endpoint": changed}, job)
+    endpoint = write.body["target_endpoint"][0]["endpoint"]
+    assert endpoint["kafka_security_config"] == {"sasl_password": "pw-1"}
+    shown = write.shown["target_endpoint"][0]["endpoint"]
+    assert shown["kafka_security_config"] == {"sasl_password": "<redacted>"}
+
+
+def test_a_base_info_secret_is_never_resolved_nor_written() -> None:
+    """A base_info field given as a secretRef is unknowable: no write, nothing resolved."""
+    asked: list[str] = []
+
+    def resolve(ref: str) -> str:
+        asked.append(ref)
+        return "S3CR3T-VALUE"
+
+    job = live_job()
+    job["base_info"]["description"] = "changed by hand"
+    writes = plan({"base_info": {"description": {"secretRef": "job/description"}}}, job, resolve)
+    assert writes == [] and asked == []
 
 
 @pytest.mark.parametrize(

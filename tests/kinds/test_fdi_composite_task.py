@@ -98,6 +98,69 @@ def test_create_without_datasources_is_refused() -> None:
         plan(desired(), None)
 
 
+SECRET = "S3CR3T-VALUE"
+
+
+def with_secrets(**task: Any) -> dict[str, Any]:
+    """A desired document declaring ext_info.connectString, a plain-looking key, as a secret."""
+    spec = {
+        "task": {"operation_types": ["INSERT", "UPDATE"], "description": "cdc", **task},
+        "task_detail": {"ext_info": {"connectString": {"secretRef": "db/conn"}, "mode": "cdc"}},
+    }
+    return SPEC.desired_document("orders-cdc", spec)
+
+
+def secret_plan(want: dict[str, Any], live: dict[str, Any] | None) -> list[Any]:
+    document = None if live is None else decode_task(live, what="t")
+    return SPEC.plan(want, document, NO_RULES, lambda ref: SECRET, {})
+
+
+def test_init_sends_a_resolved_secret_and_shows_it_redacted() -> None:
+    """A secret in ext_info is sent by init; the body shown in plans and the audit hides it."""
+    (write,) = secret_plan(with_secrets(), live_answer())
+    assert write.action == "init"
+    assert write.body["ext_info"] == {"connectString": SECRET, "mode": "cdc"}
+    assert write.shown["ext_info"] == {"connectString": "<redacted>", "mode": "cdc"}
+    assert SECRET not in json.dumps(write.shown)
+
+
+def test_modify_shows_a_secret_task_field_redacted() -> None:
+    """A task field given as a secret reference is sent resolved and shown redacted."""
+    want = with_secrets(description={"secretRef": "db/description"})
+    writes = secret_plan(want, live_answer())
+    modify = next(w for w in writes if w.action == "modify")
+    assert modify.body["description"] == SECRET
+    assert modify.shown["description"] == "<redacted>"
+    assert all(SECRET not in json.dumps(w.shown) for w in writes)
+
+
+def test_create_resolves_secrets_and_shows_them_redacted() -> None:
+    """Creating sends resolved secrets, never a secretRef mapping, and shows neither value."""
+    want = with_secrets(
+        description={"secretRef": "db/description"},
+        source_datasource_id="src",
+        target_datasource_id="dst",
+    )
+    create, init = secret_plan(want, None)
+    assert create.body["description"] == SECRET
+    assert init.body["ext_info"]["connectString"] == SECRET
+    assert SECRET not in json.dumps([create.shown, init.shown])
+    assert create.shown["description"] == init.shown["ext_info"]["connectString"] == "<redacted>"
+
+
+def test_init_hides_live_values_under_secret_looking_keys_but_sends_them() -> None:
+    """An undeclared ext_info password live holds in clear is kept in the body, hidden in shown."""
+    live = live_answer()
+    live["task_detail"] = json.dumps({"ext_info": {"db_password": "hunter2", "mode": "a"}})
+    want = SPEC.desired_document(
+        "orders-cdc",
+        {"task": {"operation_types": ["INSERT"]}, "task_detail": {"ext_info": {"mode": "b"}}},
+    )
+    (write,) = [w for w in plan(want, live) if w.action == "init"]
+    assert write.body["ext_info"] == {"db_password": "hunter2", "mode": "b"}
+    assert write.shown["ext_info"] == {"db_password": "<redacted>", "mode": "b"}
+
+
 def test_unwritable_fields() -> None:
     """Name, type and application ids have no update call."""
     assert SPEC.unwritable(["/task/task_name", "/task/description", "/task/source_app_id"]) == [

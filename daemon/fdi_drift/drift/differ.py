@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
-from fdi_drift.drift.document import canonical_bytes, fingerprint, format_pointer
+from fdi_drift.drift.document import canonical_bytes, fingerprint
 from fdi_drift.drift.ignore import IgnoreRules, prune
 from fdi_drift.drift.model import ChangeOp, FieldChange, JSONValue, Path
 from fdi_drift.drift.normalizer import (
@@ -17,7 +17,8 @@ from fdi_drift.drift.normalizer import (
     remove_paths,
     strip_secret_refs,
 )
-from fdi_drift.drift.redaction import REDACTED, holds_secret, looks_secret
+from fdi_drift.drift.pointer import format_pointer
+from fdi_drift.drift.redaction import REDACTED, holds_secret, looks_secret, redact_paths_at
 
 _CHANGE_OPS = {
     "values_changed": ChangeOp.CHANGED,
@@ -60,34 +61,38 @@ class Match:
     in_sync: bool
     desired: JSONValue  # what was compared (after masked paths removed)
     live: JSONValue  # live projected to desired's shape, ignore rules applied
+    # Declared secret references: live may hold a written secret there, in clear.
+    secret_paths: tuple[Path, ...] = ()
 
 
 def match(desired: PreparedDesired, live: JSONValue) -> Match:
     """Whether `live` (decoded or not) holds what `desired` declares; cheap, no field diff."""
+    secrets = desired.secret_paths
     shaped = project_value(live, desired.value)
     if fingerprint(shaped) == desired.fingerprint:
-        return Match(True, desired.value, shaped)
+        return Match(True, desired.value, shaped, secrets)
     projection = project(live, desired.value)
     live_value = prune_unshaped(projection, desired.ignore)
     # A secret list item is None in desired; live's item there is unknowable too.
-    unknowable = [*projection.masked, *(p for p in desired.secret_paths if type(p[-1]) is int)]
+    unknowable = [*projection.masked, *(p for p in secrets if type(p[-1]) is int)]
     if not unknowable:
-        return Match(
-            canonical_bytes(live_value) == canonical_bytes(desired.value), desired.value, live_value
-        )
+        in_sync = canonical_bytes(live_value) == canonical_bytes(desired.value)
+        return Match(in_sync, desired.value, live_value, secrets)
     if () in unknowable:  # the whole document is one masked value: nothing left to compare
-        return Match(True, None, None)
+        return Match(True, None, None, secrets)
     desired_value = remove_paths(desired.value, unknowable)
     live_value = remove_paths(live_value, unknowable)
     in_sync = canonical_bytes(live_value) == canonical_bytes(desired_value)
-    return Match(in_sync, desired_value, live_value)
+    return Match(in_sync, desired_value, live_value, secrets)
 
 
 def diff(m: Match) -> tuple[FieldChange, ...]:
     """Field-level changes between `m.desired` and `m.live`, sorted by pointer.
 
     CPU-heavy (tens of milliseconds for a large task): run it in a worker thread, and only for
-    a Match that is not in sync. Values that could hold a secret come back as "<redacted>".
+    a Match that is not in sync. Values that could hold a secret come back as "<redacted>":
+    whole under a secret-looking key or at or below a declared secret reference; inside a
+    value that contains a secret reference's place, just that place.
     """
     tree = DeepDiff(
         m.desired,
@@ -109,17 +114,19 @@ def diff(m: Match) -> tuple[FieldChange, ...]:
                 FieldChange(
                     pointer=format_pointer(path),
                     op=op,
-                    desired=_shown(level.t1, secret_path),
-                    live=_shown(level.t2, secret_path),
+                    desired=_shown(level.t1, path, secret_path, m.secret_paths),
+                    live=_shown(level.t2, path, secret_path, m.secret_paths),
                 )
             )
     changes.sort(key=lambda change: change.pointer)
     return tuple(changes)
 
 
-def _shown(value: object, secret_path: bool) -> JSONValue:
+def _shown(
+    value: object, path: Path, secret_path: bool, secret_paths: tuple[Path, ...]
+) -> JSONValue:
     if isinstance(value, NotPresent):
         return None
     if secret_path or holds_secret(value):
         return REDACTED
-    return value  # type: ignore[return-value]
+    return redact_paths_at(value, path, secret_paths)  # type: ignore[arg-type]

@@ -24,8 +24,7 @@ import orjson
 
 from fdi_drift.drift.json_text import rewrite
 from fdi_drift.drift.model import JSONValue, Path
-from fdi_drift.drift.pointer import format_pointer as format_pointer
-from fdi_drift.drift.pointer import parse_pointer as parse_pointer
+from fdi_drift.drift.pointer import format_pointer
 from fdi_drift.errors import DocumentError
 
 # Datetimes and dataclasses would otherwise serialize silently, and a document holding one

@@ -55,21 +55,47 @@ def redact(value: JSONValue) -> JSONValue:
 
 
 def redact_paths(value: JSONValue, paths: Iterable[Path]) -> JSONValue:
-    """A copy with the value at each path (where it exists) replaced by REDACTED."""
+    """A copy with the value at each path replaced by REDACTED; `value` is not modified.
+
+    A path leading to a key or index that is not there hides nothing. Where a path meets
+    something it cannot enter (a string, which may be JSON text carrying the secret; another
+    scalar; a dict where a list index comes next, or the reverse), that whole value is hidden:
+    it stands where the secret was declared and may hold it in another shape. None hides nothing.
+    """
     result = value
     for path in paths:
         result = _replace(result, path)
     return result
 
 
+def redact_paths_at(value: JSONValue, at: Path, paths: Iterable[Path]) -> JSONValue:
+    """`value`, found at `at` in a document, hidden where any of the document's `paths` reach.
+
+    At or below one of `paths` the whole value is REDACTED; above them, only what lies at
+    their remainder inside `value` is (see `redact_paths`).
+    """
+    depth = len(at)
+    below: list[Path] = []
+    for path in paths:
+        if path[:depth] == at:
+            below.append(path[depth:])
+        elif at[: len(path)] == path:
+            return REDACTED
+    return redact_paths(value, below) if below else value
+
+
 def _replace(node: JSONValue, path: Path) -> JSONValue:
     if not path:
         return REDACTED
+    if node is None:
+        return node
     head, rest = path[0], path[1:]
-    if isinstance(node, dict) and isinstance(head, str) and head in node:
-        return {**node, head: _replace(node[head], rest)}
-    if isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node):
+    if isinstance(node, dict) and isinstance(head, str):
+        return {**node, head: _replace(node[head], rest)} if head in node else node
+    if isinstance(node, list) and isinstance(head, int):
+        if not 0 <= head < len(node):
+            return node
         copy = list(node)
         copy[head] = _replace(node[head], rest)
         return copy
-    return node
+    return REDACTED

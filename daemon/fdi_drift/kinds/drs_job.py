@@ -21,6 +21,7 @@ from fdi_drift.drift.document import DecodedDocument, canonical_bytes, check_dep
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
 from fdi_drift.drift.overlay import Resolve, overlay, overlay_keeping_secrets
+from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
 
@@ -126,6 +127,8 @@ class DrsJobSpec:
                 live_value = cast(JSONObject, have.get("base_info", {})).get(field)
                 if field not in declared or _same(value, live_value):
                     continue
+                # Taken from the probe, which resolves no secret (a declared one keeps live's
+                # value, so it never differs): the body holds nothing that must not be shown.
                 params: JSONObject = {"base_info": {field: value}}
                 writes.append(Write(update_type, params, params, (f"/base_info/{field}",)))
             elif not _same(probe.get(aspect), have.get(aspect)):
@@ -170,7 +173,9 @@ def _aspects_write(
     return Write(
         update_type,
         {a: sent[a] for a in aspects},
-        {a: shown[a] for a in aspects},
+        # Resolved secrets are hidden by the overlay; live's own values under secret-looking
+        # keys (an aspect is sent whole, undeclared fields included) are hidden by name.
+        redact({a: shown[a] for a in aspects}),
         tuple(f"/{a}" for a in aspects),
     )
 

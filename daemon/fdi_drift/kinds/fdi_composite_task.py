@@ -15,9 +15,10 @@ from typing import cast
 
 from fdi_drift.cloud.fdi import FdiClient, multi_task_path, multi_tasks_path, task_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes
-from fdi_drift.drift.ignore import IgnoreRules
+from fdi_drift.drift.ignore import IgnoreRules, compile_ignore
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
-from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.drift.overlay import Overlay, Resolve, overlay
+from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
 from fdi_drift.kinds.fdi_task import TASK_NAME, TASK_TAG, live_task
@@ -38,6 +39,7 @@ DETAIL_FIELDS = ("ext_info", "mappings", "schema_mappings")
 _MODIFIED = ("description", "task_tag", "operation_types")
 _INITIALISED = ("source_datasource_id", "target_datasource_id")
 _UNWRITABLE = ("/task/task_name", "/task/task_type", "/task/source_app_id", "/task/target_app_id")
+_NO_RULES = compile_ignore([])
 
 
 class FdiCompositeTaskSpec:
@@ -121,8 +123,11 @@ class FdiCompositeTaskSpec:
         resolve: Resolve,
         options: Mapping[str, JSONValue],
     ) -> list[Write]:
+        auto_mapping = bool(options.get("auto_mapping"))
         if live is None:
-            return _create(desired, bool(options.get("auto_mapping")))
+            # Laid over nothing, every declared field kept (ignore rules speak of live fields):
+            # secret references resolved for the request, hidden in what is shown.
+            return _create(overlay({}, desired, _NO_RULES, resolve), auto_mapping)
         laid = overlay(live.value, desired, ignore, resolve)
         want = cast(JSONObject, laid.sent)
         have = cast(JSONObject, self.normalize_live(live.value))
@@ -133,16 +138,14 @@ class FdiCompositeTaskSpec:
         if _differs(want_task, have_task, _INITIALISED) or _differs(
             want_detail, have_detail, DETAIL_FIELDS
         ):
-            writes.append(_init(want_task, want_detail, bool(options.get("auto_mapping"))))
+            writes.append(_init(laid, auto_mapping))
         if options.get("repulling_snapshot") or _differs(want_task, have_task, _MODIFIED):
-            body: JSONObject = {
-                k: want_task[k] for k in ("description", "task_tag") if want_task.get(k)
-            }
-            body["operation_types"] = want_task.get("operation_types", [])
-            body["repulling_snapshot"] = bool(options.get("repulling_snapshot"))
+            repulling = bool(options.get("repulling_snapshot"))
+            body = _modify_body(laid.sent, repulling)
             _check(_modify_problems(body))
             covers = tuple(f"/task/{k}" for k in _MODIFIED)
-            writes.append(Write("modify", body, body, covers))
+            shown = redact(_modify_body(laid.shown, repulling))
+            writes.append(Write("modify", body, shown, covers))
         return writes
 
     def unwritable(self, pointers: Sequence[str]) -> list[str]:
@@ -166,25 +169,29 @@ def _differs(want: JSONObject, have: JSONObject, keys: Sequence[str]) -> bool:
     )
 
 
-def _create(desired: JSONObject, auto_mapping: bool) -> list[Write]:
-    task = cast(JSONObject, desired.get("task", {}))
-    detail = cast(JSONObject, desired.get("task_detail", {}))
+def _create(laid: Overlay, auto_mapping: bool) -> list[Write]:
+    body = _create_body(laid.sent)
+    task_name = str(cast(JSONObject, cast(JSONObject, laid.sent)["task"])["task_name"])
+    problems = [m for _, m in _task_problems(task_name, body)]
+    if "operation_types" not in body:
+        problems.append("task.operation_types: required to create a composite task")
+    _check(problems)
+    return [Write("create", body, redact(_create_body(laid.shown))), _init(laid, auto_mapping)]
+
+
+def _create_body(document: JSONValue) -> JSONObject:
+    """Seed 003's body from a desired document laid over nothing."""
+    task = cast(JSONObject, cast(JSONObject, document).get("task", {}))
     body: JSONObject = {"task_name": task["task_name"], "task_type": "REALTIME"}
     for key in ("description", "task_tag", "operation_types", "source_app_id", "target_app_id"):
         if task.get(key) is not None:
             body[key] = task[key]
-    problems = [m for _, m in _task_problems(str(task["task_name"]), body)]
-    if "operation_types" not in body:
-        problems.append("task.operation_types: required to create a composite task")
-    _check(problems)
-    return [Write("create", body, body), _init(task, detail, auto_mapping)]
+    return body
 
 
-def _init(task: JSONObject, detail: JSONObject, auto_mapping: bool) -> Write:
-    body: JSONObject = {k: task[k] for k in _INITIALISED if isinstance(task.get(k), str)}
-    if detail.get("ext_info") is not None:
-        body["ext_info"] = detail["ext_info"]
-    body["auto_mapping"] = auto_mapping
+def _init(laid: Overlay, auto_mapping: bool) -> Write:
+    """Seed 004's request from desired laid over live: the body sent, and the body shown."""
+    body = _init_body(laid.sent, auto_mapping)
     problems = [
         f"task.{k}: required to initialise (1-64 characters)"
         for k in _INITIALISED
@@ -192,7 +199,28 @@ def _init(task: JSONObject, detail: JSONObject, auto_mapping: bool) -> Write:
     ]
     _check(problems)
     covers = (*(f"/task/{k}" for k in _INITIALISED), "/task_detail")
-    return Write("init", body, body, covers)
+    # Shown: resolved secrets hidden by the overlay, and live's own values under
+    # secret-looking keys (ext_info is sent whole, undeclared fields included) hidden by name.
+    return Write("init", body, redact(_init_body(laid.shown, auto_mapping)), covers)
+
+
+def _init_body(document: JSONValue, auto_mapping: bool) -> JSONObject:
+    task = cast(JSONObject, cast(JSONObject, document).get("task", {}))
+    detail = cast(JSONObject, cast(JSONObject, document).get("task_detail", {}))
+    body: JSONObject = {k: task[k] for k in _INITIALISED if isinstance(task.get(k), str)}
+    if detail.get("ext_info") is not None:
+        body["ext_info"] = detail["ext_info"]
+    body["auto_mapping"] = auto_mapping
+    return body
+
+
+def _modify_body(document: JSONValue, repulling_snapshot: bool) -> JSONObject:
+    """The body of `PUT .../multi-tasks/{id}` from desired laid over live."""
+    task = cast(JSONObject, cast(JSONObject, document)["task"])
+    body: JSONObject = {k: task[k] for k in ("description", "task_tag") if task.get(k)}
+    body["operation_types"] = task.get("operation_types", [])
+    body["repulling_snapshot"] = repulling_snapshot
+    return body
 
 
 def _check(problems: list[str]) -> None:

@@ -18,6 +18,7 @@ from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode_te
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
 from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import DocumentError, InvalidWriteError
 from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
 from fdi_drift.kinds.task_list import SharedTaskList
@@ -126,7 +127,7 @@ class FdiTaskSpec:
         laid = overlay(live.value, desired, ignore, resolve)
         try:
             sent = _update_body(laid.sent, live.encoded)
-            shown = _update_body(laid.shown, live.encoded)
+            shown = _update_body(redact(laid.shown), live.encoded)
         except DocumentError as error:
             # The update replaces task_detail whole: a text we cannot edit faithfully would
             # change what nobody declared, so nothing is sent.
