@@ -4,6 +4,11 @@ A list that fails makes every declared resource of that scope `unknown` (nothing
 missing from a list that did not finish). Resources whose live version and desired fingerprint are
 unchanged since the last read keep their previous status without a read, except on the periodic
 full sweep. Diffs of drifted documents run in a worker thread so the event loop never stalls.
+
+Nothing one resource does stops the others: any exception while listing a scope, or reading,
+decoding or comparing a resource, makes only that scope or resource `unknown`, with the reason.
+A cycle has a deadline (`cycle_timeout`): lists and reads still unfinished when it passes are
+cancelled, their resources are `unknown`, and the report is not `complete`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from fdi_drift.drift.model import (
     ResourceStatus,
     Status,
 )
-from fdi_drift.errors import FdiDriftError
+from fdi_drift.errors import FdiDriftError, account
 from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveDocument, LiveEntry, Scope
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class Engine:
         full_sweep_every: int = 10,
         clock: Callable[[], float] = time.time,
         offload: Offload = asyncio.to_thread,
+        cycle_timeout: float | None = None,
     ) -> None:
         self._drivers = drivers
         self._specs = specs
@@ -63,6 +69,9 @@ class Engine:
         self._full_sweep_every = full_sweep_every
         self._clock = clock
         self._offload = offload
+        self._cycle_timeout = cycle_timeout
+        self._deadline: float | None = None  # the loop time the running cycle must end by
+        self._cut_short = False  # the running cycle's deadline cancelled something
         self._cycles = 0
         self._memo: dict[ResourceKey, _Memo] = {}
         self._drift_since: dict[ResourceKey, float] = {}
@@ -73,6 +82,9 @@ class Engine:
         started = self._clock()
         full_sweep = self._cycles % self._full_sweep_every == 0
         self._cycles += 1
+        timeout = self._cycle_timeout
+        self._deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        self._cut_short = False
         groups: dict[tuple[Kind, Scope], list[DesiredResource]] = defaultdict(list)
         for resource in tree.resources:
             groups[(resource.key.kind, resource.scope)].append(resource)
@@ -93,7 +105,7 @@ class Engine:
             started_at=started,
             finished_at=self._clock(),
             statuses=tuple(statuses),
-            complete=all(ok for _, ok in outcomes),
+            complete=all(ok for _, ok in outcomes) and not self._cut_short,
         )
         self._log_transitions(report)
         return report
@@ -102,9 +114,14 @@ class Engine:
         self, kind: Kind, scope: Scope, resources: list[DesiredResource], full_sweep: bool
     ) -> tuple[list[ResourceStatus], bool]:
         try:
-            entries = await self._drivers[kind].list(scope)
-        except FdiDriftError as error:
-            reason = f"listing {kind} in {scope} failed: {error}"
+            async with asyncio.timeout_at(self._deadline):
+                entries = await self._drivers[kind].list(scope)
+        except TimeoutError:
+            self._cut_short = True
+            reason = f"listing {kind} in {scope} {self._past_deadline()}"
+            return [self._status(r, Status.UNKNOWN, reason) for r in resources], False
+        except Exception as error:  # contained to this scope, whatever it is
+            reason = f"listing {kind} in {scope} failed: {_account(error, 'listing', scope)}"
             return [self._status(r, Status.UNKNOWN, reason) for r in resources], False
         by_id = {entry.id: entry for entry in entries}
         by_name: dict[str, list[LiveEntry]] = defaultdict(list)
@@ -156,12 +173,17 @@ class Engine:
     async def _check_resource(
         self, kind: Kind, resource: DesiredResource, entry: LiveEntry
     ) -> ResourceStatus:
-        async with self._semaphore:
-            try:
-                live = await self._drivers[kind].read(resource.scope, entry.id)
-            except FdiDriftError as error:
-                return self._status(resource, Status.UNKNOWN, f"read failed: {error}", entry.id)
-        return await self.assess(kind, resource, entry, live)
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                async with self._semaphore:
+                    live = await self._drivers[kind].read(resource.scope, entry.id)
+                return await self.assess(kind, resource, entry, live)
+        except TimeoutError:
+            self._cut_short = True
+            reason = f"reading it {self._past_deadline()}"
+        except Exception as error:  # contained to this resource, whatever it is
+            reason = f"read failed: {_account(error, 'reading', resource.key)}"
+        return self._status(resource, Status.UNKNOWN, reason, entry.id)
 
     async def assess(
         self, kind: Kind, resource: DesiredResource, entry: LiveEntry, live: LiveDocument
@@ -175,18 +197,31 @@ class Engine:
                 resource, judged.status, judged.reason, entry.id, judged.changes, live.digest
             )
         else:
+            stage = "decoding"
             try:
                 document = live.decode()
-            except FdiDriftError as error:
-                return self._status(resource, Status.UNKNOWN, f"read failed: {error}", entry.id)
-            result = match(resource.prepared, self._specs[kind].normalize_live(document.value))
-            if result.in_sync:
+                stage = "comparing"
+                result = match(resource.prepared, self._specs[kind].normalize_live(document.value))
+                if result.in_sync:
+                    changes: tuple[FieldChange, ...] | None = None
+                else:
+                    stage = "diffing"
+                    changes = await self._offload(diff, result)
+            except Exception as error:  # contained to this resource, whatever it is
+                if isinstance(error, FdiDriftError) and stage == "decoding":
+                    reason = f"read failed: {error}"
+                else:
+                    reason = f"{stage} failed: {_account(error, stage, resource.key)}"
+                return self._status(resource, Status.UNKNOWN, reason, entry.id)
+            if changes is None:
                 status = self._status(resource, Status.IN_SYNC, "", entry.id, (), live.digest)
             else:
-                changes = await self._offload(diff, result)
                 status = self._status(resource, Status.DRIFTED, "", entry.id, changes, live.digest)
         self._memo[resource.key] = _Memo(entry.id, entry.version, live.digest, fingerprint, status)
         return status
+
+    def _past_deadline(self) -> str:
+        return f"did not finish within the cycle's deadline ({self._cycle_timeout:g}s)"
 
     def _status(
         self,
@@ -251,3 +286,11 @@ class Engine:
                 "counts": {s.value: report.count(s) for s in Status if report.count(s)},
             },
         )
+
+
+def _account(error: Exception, stage: str, subject: object) -> str:
+    """The reason a status gives for `error`; an unexpected one is logged as well."""
+    text = account(error)
+    if not isinstance(error, FdiDriftError):
+        log.error(f"{stage} failed", extra={"subject": str(subject), "error": text})
+    return text

@@ -20,9 +20,25 @@
 
 Nothing here imports anything else of ours, and no message may carry a credential: callers
 format messages from request method, path and the service's own error code and text.
+`account()` says what any exception may show in a status, a log or the audit log.
 """
 
 from __future__ import annotations
+
+import traceback
+
+
+def account(error: BaseException) -> str:
+    """What a failure may show: our own errors in full, any other by its type and place only.
+
+    Our errors are written to be safe to show. Anything else is a bug or a hostile input whose
+    message may quote the document it choked on (and a secret with it).
+    """
+    if isinstance(error, FdiDriftError):
+        return str(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"internal error {type(error).__name__}{where}"
 
 
 class FdiDriftError(Exception):

@@ -118,6 +118,7 @@ class Runtime:
             concurrency=settings.concurrency,
             full_sweep_every=settings.full_sweep_every,
             clock=clock,
+            cycle_timeout=settings.cycle_deadline_seconds,
         )
         self.loader = DesiredStateLoader(settings.desired_state)
         self.audit = AuditLog(settings.audit_log, clock=clock)

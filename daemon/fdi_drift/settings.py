@@ -163,7 +163,10 @@ class Settings:
     reload_seconds: float = 15.0
     concurrency: int = 16
     rate_limit_per_second: float = 20.0
-    request_timeout_seconds: float = 10.0
+    request_timeout_seconds: float = 10.0  # one attempt, whole exchange
+    cycle_timeout_seconds: float | None = None  # None: three intervals
+    shutdown_grace_seconds: float = 20.0  # below the pod's terminationGracePeriodSeconds
+    desired_state_max_file_bytes: int = 1_048_576
     retry_attempts: int = 4
     retry_base_delay_seconds: float = 0.5
     ca_bundle: Path | None = None
@@ -174,6 +177,13 @@ class Settings:
     listen_host: str = "0.0.0.0"  # noqa: S104 - a daemon in a pod listens on all interfaces
     listen_port: int = 9108
     log_level: str = "INFO"
+
+    @property
+    def cycle_deadline_seconds(self) -> float:
+        """How long one cycle may run before unfinished reads are cancelled."""
+        if self.cycle_timeout_seconds is not None:
+            return self.cycle_timeout_seconds
+        return 3 * self.interval_seconds
 
 
 _TOP_KEYS = frozenset(
@@ -189,6 +199,9 @@ _TOP_KEYS = frozenset(
         "concurrency",
         "rate_limit_per_second",
         "request_timeout_seconds",
+        "cycle_timeout_seconds",
+        "shutdown_grace_seconds",
+        "desired_state_max_file_bytes",
         "retry_attempts",
         "retry_base_delay_seconds",
         "ca_bundle",
@@ -269,6 +282,7 @@ def settings_from_mapping(
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise reader.error("log_level", "must be DEBUG, INFO, WARNING or ERROR")
     ca_bundle = data.get("ca_bundle")
+    cycle_timeout = data.get("cycle_timeout_seconds")
     return Settings(
         desired_state=reader.path(data.get("desired_state", "./desired_state"), "desired_state"),
         region=region,
@@ -281,6 +295,13 @@ def settings_from_mapping(
         concurrency=int(reader.number(data, "concurrency", 16, minimum=1)),
         rate_limit_per_second=reader.number(data, "rate_limit_per_second", 20.0, minimum=0.1),
         request_timeout_seconds=reader.number(data, "request_timeout_seconds", 10.0, minimum=0.1),
+        cycle_timeout_seconds=None
+        if cycle_timeout is None
+        else reader.number(data, "cycle_timeout_seconds", 0.0, minimum=1.0),
+        shutdown_grace_seconds=reader.number(data, "shutdown_grace_seconds", 20.0, minimum=0.0),
+        desired_state_max_file_bytes=int(
+            reader.number(data, "desired_state_max_file_bytes", 1_048_576, minimum=1024)
+        ),
         retry_attempts=int(reader.number(data, "retry_attempts", 4, minimum=1)),
         retry_base_delay_seconds=reader.number(data, "retry_base_delay_seconds", 0.5, minimum=0.0),
         ca_bundle=None if ca_bundle is None else reader.path(ca_bundle, "ca_bundle"),
