@@ -1,15 +1,25 @@
-"""Tests for the composition root's own logic: reconcile windows."""
+"""Tests for the composition root's own logic: reconcile windows, credentials at start."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import pytest
 
 from fdi_drift.credentials import key_source
-from fdi_drift.errors import AuthError, ConfigError
-from fdi_drift.service import reconcile_windows
-from fdi_drift.settings import AkSkEnvAuth
+from fdi_drift.errors import ConfigError
+from fdi_drift.service import Runtime, reconcile_windows
+from fdi_drift.settings import (
+    AkSkEnvAuth,
+    AkSkFileAuth,
+    AuthSettings,
+    IamPasswordAuth,
+    TokenEnvAuth,
+    TokenFileAuth,
+)
+from tests.conftest import settings_for
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SUNDAY_3AM = datetime(2026, 11, 22, 3, 15, tzinfo=UTC)
@@ -48,9 +58,42 @@ def test_bad_windows_name_the_setting(expression: str) -> None:
         reconcile_windows((expression,))
 
 
-async def test_unset_aksk_variables_fail_each_request_by_name() -> None:
-    """AK/SK variables that are not set make every signing fail, naming the variables."""
-    source = key_source(AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK", None))
-    with pytest.raises(AuthError, match="HUAWEICLOUD_SDK_SK is not set"):
-        await source.get()
-    assert "AK/SK from environment variables" in source.describe()
+def test_unset_aksk_variables_are_a_configuration_error_naming_them() -> None:
+    """AK/SK variables that are not set stop the start, naming the missing variable."""
+    with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_SK is not set"):
+        key_source(AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK", None))
+
+
+def test_no_credentials_at_all_is_a_configuration_error_before_any_request(
+    tmp_path: Path,
+) -> None:
+    """Without a token or keys, building the runtime fails naming what to set; nothing is sent."""
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    settings = settings_for(tmp_path, auth=TokenEnvAuth("FDI_DRIFT_TOKEN", None))
+    with pytest.raises(ConfigError, match="environment variable FDI_DRIFT_TOKEN is not set"):
+        Runtime(settings, transport=httpx.MockTransport(record))
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("auth", "setting"),
+    [
+        (TokenFileAuth(Path("missing-token")), "auth.token_file"),
+        (AkSkFileAuth(Path("missing-ak"), Path("missing-sk")), "auth.aksk.ak_file"),
+        (
+            IamPasswordAuth("domain", "user", Path("missing-password"), "project"),
+            "auth.iam_password.password_file",
+        ),
+    ],
+)
+def test_a_credential_file_that_is_not_there_is_a_configuration_error(
+    tmp_path: Path, auth: AuthSettings, setting: str
+) -> None:
+    """A credential file that does not exist is named, with its setting, at start."""
+    with pytest.raises(ConfigError, match=f"{setting}: .*does not exist"):
+        Runtime(settings_for(tmp_path, auth=auth))
