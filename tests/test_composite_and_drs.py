@@ -332,3 +332,43 @@ async def test_composite_read_failure_is_unknown(
     cloud.faults.inject(method="GET", path=f".*/tasks/{COMPOSITE}", status=502, times=None)
     statuses, corrections = await cycle(runtime)
     assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.UNKNOWN and corrections == []
+
+
+def audit_outcomes(runtime: Runtime) -> list[dict[str, Any]]:
+    lines = runtime.audit.path.read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["event"] == "outcome"]
+
+
+async def test_a_create_whose_answer_was_lost_is_found_by_name_not_sent_again(
+    runtime: Runtime, desired_dir: Path, cloud: Emulator
+) -> None:
+    """The create was made but its answer lost: read back by name, initialised, one task."""
+    declared_new(desired_dir, allow_create=True)
+    cloud.faults.inject(method="POST", path=r".*/multi-tasks$", status=504, processed=True)
+    _, (correction,) = await cycle(runtime)
+    assert correction.result is ReconcileResult.APPLIED
+    assert writes(cloud) == ["POST multi-tasks", "POST init"]
+    (task,) = [
+        t for t in cloud.store.composite_tasks(PROJECT, INSTANCE) if t.task_name == "payments-cdc"
+    ]
+    assert correction.status.live_id == task.task_id
+    (outcome,) = audit_outcomes(runtime)
+    assert outcome["result"] == "applied" and outcome["created"] == task.task_id
+    assert "create (answer lost: POST" in outcome["detail"] and "it was made" in outcome["detail"]
+
+
+async def test_a_lost_answer_to_a_create_that_was_not_made_fails_and_is_not_resent(
+    runtime: Runtime, desired_dir: Path, cloud: Emulator
+) -> None:
+    """A 500 before the create took effect: one POST, nothing created, the audit says failed."""
+    declared_new(desired_dir, allow_create=True)
+    cloud.faults.inject(method="POST", path=r".*/multi-tasks$", status=500)
+    _, (correction,) = await cycle(runtime)
+    assert correction.result is ReconcileResult.FAILED
+    assert writes(cloud) == ["POST multi-tasks"]
+    assert "the read-back shows it was not made" in correction.detail
+    assert not [
+        t for t in cloud.store.composite_tasks(PROJECT, INSTANCE) if t.task_name == "payments-cdc"
+    ]
+    (outcome,) = audit_outcomes(runtime)
+    assert outcome["result"] == "failed" and "created" not in outcome

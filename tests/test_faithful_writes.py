@@ -125,3 +125,18 @@ async def test_a_wide_integer_compares_exactly(
     assert report is not None
     (status,) = [s for s in report.statuses if s.live_id == TASK]
     assert status.status is Status.IN_SYNC
+
+
+async def test_an_update_whose_answer_was_lost_is_read_back_not_resent(
+    emulator: Emulator, make_runtime: RuntimeFactory, desired_dir: Path
+) -> None:
+    """A 502 after the PUT took effect: no second PUT; the read-back makes it applied."""
+    add_task(emulator)
+    declare(desired_dir, {"description": "new"})
+    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    emulator.faults.inject(method="PUT", path=TASK, status=502, processed=True)
+    status, result, reason = await reconcile(runtime)
+    assert (status, result) == (Status.IN_SYNC, ReconcileResult.APPLIED)
+    assert "update (answer lost: PUT" in reason
+    assert puts(emulator) == 1
+    assert stored(emulator) == DETAIL.replace('"description":"old"', '"description":"new"')

@@ -11,13 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import CycleReport, FieldChange, Kind, Status
+from fdi_drift.drift.model import CycleReport, FieldChange, Kind, ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.exporter import export_resources
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
 from fdi_drift.kinds.fdi_task import FdiTaskSpec
 from fdi_drift.service import Runtime
+from fdi_drift.settings import ReconcileMode, ReconcileSettings
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task, seed_002
 
 RuntimeFactory = Callable[..., Runtime]
@@ -161,6 +162,50 @@ def _job() -> dict[str, Any]:
     from tests.emulator.conftest import job_body
 
     return job_body()
+
+
+async def test_a_planning_exception_makes_only_that_resource_invalid(
+    make_runtime: RuntimeFactory,
+    desired_dir: Path,
+    api: httpx.AsyncClient,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exception in a kind's plan is contained: invalid with the reason, nothing sent."""
+    runtime = make_runtime(
+        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO), audit_log=desired_dir.parent / "a"
+    )
+    await exported(runtime, desired_dir)
+
+    def edit(document: dict[str, Any]) -> None:
+        document["task"]["description"] = "hand edit"
+
+    def edit_detail(document: dict[str, Any]) -> None:
+        document["task_detail"]["description"] = "hand edit"
+
+    await put_task(api, API_TASK, edit)
+    await put_task(api, MYSQL_TASK, edit_detail)
+    real = FdiTaskSpec.plan
+
+    def plan(self: FdiTaskSpec, desired: Any, live: Any, *args: Any) -> Any:
+        if live.value["task"]["task_id"] == API_TASK:
+            boom()
+        return real(self, desired, live, *args)
+
+    monkeypatch.setattr(FdiTaskSpec, "plan", plan)
+    assert await runtime.reload() is not None
+    outcome = await runtime.cycle()
+    assert outcome is not None
+    report, corrections = outcome
+    results = {c.status.live_id: c.result for c in corrections}
+    assert results == {API_TASK: ReconcileResult.INVALID, MYSQL_TASK: ReconcileResult.APPLIED}
+    status, reason = status_of(report, API_TASK)
+    assert status is Status.INVALID
+    assert "could not plan a correction: internal error Boom" in reason
+    assert LEAKY not in reason
+    puts = [r.path for r in emulator.requests if r.method == "PUT"]
+    assert [p.rsplit("/", 1)[1] for p in puts if "/tasks/" in p][-1] == MYSQL_TASK
+    assert not any(p.endswith(API_TASK) for p in puts[2:])  # the two hand edits came first
 
 
 async def test_a_task_nested_hundreds_of_levels_deep_is_unknown_not_a_crash(

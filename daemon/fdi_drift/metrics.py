@@ -157,6 +157,11 @@ class DaemonMetrics:
             "Audited writes with an intent but no outcome (the process stopped mid-write)",
             registry=registry,
         )
+        self.audit_damaged_lines = Gauge(
+            "fdi_drift_audit_damaged_lines",
+            "Lines of the audit log that could not be read as records at start (skipped)",
+            registry=registry,
+        )
         build = Gauge("fdi_drift_build_info", "Build information", ["version"], registry=registry)
         build.labels(version=version).set(1)
 
@@ -176,9 +181,10 @@ class DaemonMetrics:
         """Count one reconcile attempt (the reconciler's observer)."""
         self.reconcile.labels(kind=kind.value, result=result.value).inc()
 
-    def observe_unfinished_writes(self, count: int) -> None:
-        """Publish how many audited writes have an intent but no outcome."""
-        self.unfinished_writes.set(count)
+    def observe_audit(self, *, unfinished: int, damaged: int) -> None:
+        """Publish what reading the audit log found: unfinished writes and damaged lines."""
+        self.unfinished_writes.set(unfinished)
+        self.audit_damaged_lines.set(damaged)
 
     def observe_desired_state(self, health: DesiredStateHealth) -> None:
         """Publish the outcome of a desired-state load."""

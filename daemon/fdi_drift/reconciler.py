@@ -13,6 +13,14 @@ restrictive by the resource's policy, never less), in this order:
    is stop-update-start;
 4. dry-run logs the exact requests; auto writes the intent to the audit log, sends, reads back,
    compares, and completes the audit record.
+
+No intent, no write: when the audit log cannot take the intent the resource is `blocked`
+(`audit_unavailable`) and nothing is sent; detection goes on. An outcome the log cannot take is
+kept by it and written with the next record. A write whose answer was lost (a timeout, a reset or
+a 5xx after it was sent: OutcomeUnknownError) is never repeated blindly: the resource is read
+back (a create is looked up by name) and the outcome recorded is what the read-back shows. Once
+`stopping` says so, no new correction starts; one in flight finishes. An exception while
+planning one resource makes it `invalid` with the reason; the others go on.
 """
 
 from __future__ import annotations
@@ -43,7 +51,15 @@ from fdi_drift.drift.model import (
 from fdi_drift.drift.overlay import Resolve
 from fdi_drift.drift.pointer import parse_pointer
 from fdi_drift.drift.redaction import redact, redact_paths
-from fdi_drift.errors import CloudError, FdiDriftError, InvalidWriteError, SecretError
+from fdi_drift.errors import (
+    AuditError,
+    CloudError,
+    FdiDriftError,
+    InvalidWriteError,
+    OutcomeUnknownError,
+    SecretError,
+    account,
+)
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
 from fdi_drift.settings import ReconcileMode, RunningPolicy
 
@@ -106,6 +122,7 @@ class Reconciler:
         in_window: Callable[[datetime], bool] = lambda now: True,
         observe: ResultObserver = lambda kind, result: None,
         clock: Callable[[], float] = time.time,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._drivers = drivers
         self._specs = specs
@@ -115,6 +132,7 @@ class Reconciler:
         self._in_window = in_window
         self._observe = observe
         self._clock = clock
+        self._stopping = stopping
         self._history: dict[ResourceKey, _History] = {}
 
     async def run(
@@ -145,13 +163,16 @@ class Reconciler:
             ):
                 statuses.append(status)
                 continue
-            if effective is ReconcileMode.OBSERVE:
+            if effective is ReconcileMode.OBSERVE or self._stopping():
                 statuses.append(status)
                 continue
             sending = write and effective is ReconcileMode.AUTO
-            correction = await self._correct(
-                resource, status, effective, tree.revision, tree_valid, sending, writes
-            )
+            try:
+                correction = await self._correct(
+                    resource, status, effective, tree.revision, tree_valid, sending, writes
+                )
+            except Exception as error:  # contained to this resource; nothing was sent for it
+                correction = self._unplannable(resource, status, effective, error)
             if correction.audit_id:  # an audited intent: requests were sent, or tried
                 writes += 1
             self._observe(status.key.kind, correction.result)
@@ -210,6 +231,8 @@ class Reconciler:
             return Correction(invalid, mode, ReconcileResult.INVALID, invalid.reason)
         except FdiDriftError as error:
             return Correction(status, mode, ReconcileResult.FAILED, f"read before write: {error}")
+        except Exception as error:  # a bug or a hostile document: this resource only
+            return self._unplannable(resource, status, mode, error)
         if not writes:
             detail = "the differing fields have no update call"
             return self._blocked(status, mode, BlockReason.NOT_WRITABLE, detail)
@@ -235,14 +258,19 @@ class Reconciler:
                 },
             )
             return Correction(status, mode, ReconcileResult.PLANNED, requests=planned)
-        audit_id = self._audit.intent(
-            resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
-            revision=revision,
-            live_before=None
-            if before is None
-            else _shown_live(before, resource.prepared.secret_paths),
-            requests=[{"request": p.line, "body": p.body} for p in planned],
-        )
+        try:
+            audit_id = self._audit.intent(
+                resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
+                revision=revision,
+                live_before=None
+                if before is None
+                else _shown_live(before, resource.prepared.secret_paths),
+                requests=[{"request": p.line, "body": p.body} for p in planned],
+            )
+        except AuditError as error:
+            log.error("audit log unavailable; nothing sent", extra={"resource": key.fields()})
+            detail = f"{error}; nothing was sent"
+            return self._blocked(status, mode, BlockReason.AUDIT_UNAVAILABLE, detail)
         result = await self._send(resource, status, writes, audit_id)
         if result.result is ReconcileResult.APPLIED:
             history.failures, history.retry_at = 0, 0.0
@@ -261,9 +289,14 @@ class Reconciler:
         live_id = status.live_id
         created = ""
         verified, detail = True, ""
+        lost: list[str] = []  # writes whose answer was lost but which the read-back found
         try:
             for write in writes:
-                new_id = await driver.send(resource.scope, live_id, write)
+                try:
+                    new_id = await driver.send(resource.scope, live_id, write)
+                except OutcomeUnknownError as error:
+                    new_id = await self._learn_outcome(resource, live_id, write, error)
+                    lost.append(f"{write.action} (answer lost: {error}; read back: it was made)")
                 if new_id:
                     live_id = created = new_id
                 held = not write.covers or len(writes) == 1
@@ -281,26 +314,22 @@ class Reconciler:
                     f"created {created}, then {detail}; the next cycle finds it by name "
                     "and finishes the correction"
                 )
-            self._audit.outcome(
-                audit_id, result=ReconcileResult.FAILED.value, detail=detail, created=created
+            self._record(
+                audit_id, ReconcileResult.FAILED, _with_lost(detail, lost), created=created
             )
             log.error("correction failed", extra={**fields, "detail": detail})
             failed = replace(status, reason=detail, live_id=live_id)
             return Correction(
                 failed, ReconcileMode.AUTO, ReconcileResult.FAILED, detail, (), audit_id
             )
-        except FdiDriftError as error:
-            verified, detail = False, f"written, but reading it back failed: {error}"
+        except Exception as error:  # FdiDriftError while reading back, or a bug: recorded
+            verified = False
+            detail = f"written, but reading it back failed: {account(error)}"
         result = ReconcileResult.APPLIED if verified else ReconcileResult.VERIFY_FAILED
         if verified and created:
             detail = f"created {created}; add `id: {created}` to metadata in {resource.source}"
-        self._audit.outcome(
-            audit_id,
-            result=result.value,
-            detail=detail,
-            verification={"in_sync": verified},
-            created=created,
-        )
+        detail = _with_lost(detail, lost)
+        self._record(audit_id, result, detail, verification={"in_sync": verified}, created=created)
         if not verified:
             log.error("correction not verified", extra={**fields, "detail": detail})
             unverified = replace(status, reason=detail, live_id=live_id)
@@ -315,6 +344,74 @@ class Reconciler:
             live_id=live_id,
         )
         return Correction(fixed, ReconcileMode.AUTO, result, detail, (), audit_id)
+
+    async def _learn_outcome(
+        self, resource: DesiredResource, live_id: str, write: Write, error: OutcomeUnknownError
+    ) -> str | None:
+        """Whether a write whose answer was lost was made, from a read-back; never a resend.
+
+        Returns the id a create made. Raises `error` again (the write then counts as failed,
+        with its cause) when the read-back shows it was not made or cannot tell.
+        """
+        scope = resource.scope
+        driver = self._drivers[resource.key.kind]
+        try:
+            if write.action == "create":
+                named = [e for e in await driver.list(scope) if e.name == resource.key.name]
+                if len(named) == 1:
+                    return named[0].id
+            elif write.action in ("stop", "start"):
+                after = (await driver.read(scope, live_id)).decode().value
+                if self._specs[resource.key.kind].is_running(after) is (write.action == "start"):
+                    return None
+            elif await self._holds(resource, live_id, write.covers):
+                return None
+        except FdiDriftError as reading:
+            raise OutcomeUnknownError(
+                f"{error}; reading back to learn the outcome failed too ({reading}): "
+                "the write may or may not have been made",
+                request=error.request,
+            ) from error
+        raise OutcomeUnknownError(
+            f"{error}; the read-back shows it was not made", request=error.request
+        ) from error
+
+    def _record(
+        self,
+        audit_id: str,
+        result: ReconcileResult,
+        detail: str,
+        *,
+        verification: dict[str, bool] | None = None,
+        created: str = "",
+    ) -> None:
+        """Complete an intent; a log that cannot take it keeps it for the next record."""
+        try:
+            self._audit.outcome(
+                audit_id,
+                result=result.value,
+                detail=detail,
+                verification=verification,
+                created=created,
+            )
+        except AuditError as error:
+            log.error(
+                "audit outcome not written; it is kept and written with the next record",
+                extra={"audit_id": audit_id, "result": result.value, "error": str(error)},
+            )
+
+    def _unplannable(
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        mode: ReconcileMode,
+        error: Exception,
+    ) -> Correction:
+        """An exception while planning: this resource is invalid, with the reason; none sent."""
+        reason = f"{resource.source}: could not plan a correction: {account(error)}"
+        log.error("planning failed", extra={"resource": resource.key.fields(), "error": reason})
+        invalid = replace(status, status=Status.INVALID, reason=reason)
+        return Correction(invalid, mode, ReconcileResult.INVALID, reason)
 
     async def _holds(
         self, resource: DesiredResource, live_id: str, covers: tuple[str, ...]
@@ -390,3 +487,11 @@ def _shown_live(document: DecodedDocument, secret_paths: tuple[Path, ...]) -> JS
     at the paths the resource declares as secret references (live holds what was written there).
     """
     return encode(redact_paths(redact(document.value), secret_paths), document.encoded)
+
+
+def _with_lost(detail: str, lost: list[str]) -> str:
+    """`detail`, saying which writes' answers were lost and what reading back found."""
+    if not lost:
+        return detail
+    note = "; ".join(lost)
+    return f"{detail}; {note}" if detail else note

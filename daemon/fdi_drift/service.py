@@ -139,9 +139,13 @@ class Runtime:
             in_window=reconcile_windows(rails.windows),
             observe=self.metrics.observe_reconcile,
             clock=clock,
+            stopping=self.stopping,
         )
         self.state = DaemonState()
         self.tree: DesiredTree | None = None
+        self._stopping = False  # set on SIGTERM: no new write starts
+        self._checking: asyncio.Task[CycleReport] | None = None  # a cycle's reads, while running
+        self._cycles: set[asyncio.Task[object]] = set()
 
     async def reload(self, *, strict: bool = False) -> DesiredTree | None:
         """Load the desired tree; an invalid one is reported and the last good one stays.
@@ -182,25 +186,77 @@ class Runtime:
         self, *, mode: ReconcileMode | None = None, write: bool = True
     ) -> tuple[CycleReport, list[Correction]] | None:
         """One check, then reconciling what the modes allow (the daemon's scheduled job)."""
-        if self.tree is None:
+        # One tree for the whole cycle: a reload meanwhile must not pair this cycle's diffs
+        # with another revision's documents.
+        tree = self.tree
+        if tree is None:
             log.warning("no valid desired state yet; skipping the cycle")
             return None
-        report = await self.engine.run_cycle(self.tree)
-        valid = self.state.health is not None and self.state.health.valid
-        reconciled, corrections = await self.reconciler.run(
-            self.tree, report, tree_valid=valid, mode=mode, write=write
-        )
-        self._publish(reconciled)
-        return reconciled, corrections
+        if self.stopping():
+            return None
+        running = asyncio.current_task()
+        if running is not None:
+            self._cycles.add(running)
+        try:
+            checking = asyncio.ensure_future(self.engine.run_cycle(tree))
+            self._checking = checking
+            try:
+                report = await checking
+            except asyncio.CancelledError:
+                if self._stopping and checking.cancelled():
+                    return None  # stopped before any write: nothing to finish
+                raise
+            finally:
+                self._checking = None
+            valid = self.state.health is not None and self.state.health.valid
+            reconciled, corrections = await self.reconciler.run(
+                tree, report, tree_valid=valid, mode=mode, write=write
+            )
+            self._publish(reconciled)
+            return reconciled, corrections
+        finally:
+            if running is not None:
+                self._cycles.discard(running)
+
+    def stopping(self) -> bool:
+        """Whether shutdown has begun: no new cycle, no new write."""
+        return self._stopping
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Start no new write; give a write in flight `grace_seconds` to finish and be recorded.
+
+        Reads are simply cancelled: nothing is lost by stopping them. A cycle still writing
+        when the grace period ends is cancelled too, and its intent stays unfinished in the
+        audit log (the next start reports it).
+        """
+        self._stopping = True
+        if self._checking is not None:
+            self._checking.cancel()
+        running = [task for task in self._cycles if not task.done()]
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace_seconds)
+        for task in late:
+            log.error(
+                "a write was still running when the shutdown grace period ended; cancelled",
+                extra={"grace_seconds": grace_seconds},
+            )
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _publish(self, report: CycleReport) -> None:
         self.metrics.observe_cycle(report)
         self.state.report = report
 
     def unfinished_writes(self) -> list[dict[str, object]]:
-        """Audited writes whose outcome was never recorded; each is logged as an error."""
-        unfinished = self.audit.unfinished()
-        self.metrics.observe_unfinished_writes(len(unfinished))
+        """Audited writes whose outcome was never recorded; each is logged as an error.
+
+        Damaged lines are skipped and counted (a metric); an audit path that is not a regular
+        file raises AuditError, so the daemon refuses to start with a clear error.
+        """
+        scan = self.audit.scan()
+        unfinished = list(scan.unfinished)
+        self.metrics.observe_audit(unfinished=len(unfinished), damaged=len(scan.damaged))
         for intent in unfinished:
             log.error(
                 "a write was started but its outcome never recorded; check the resource by hand",
@@ -334,8 +390,12 @@ async def run_daemon(
         if on_listening:
             on_listening(url)
         await stop.wait()
-        log.info("stopping")
+        log.info("stopping", extra={"grace_seconds": settings.shutdown_grace_seconds})
     finally:
+        # Paused, not shut down: APScheduler's executor cancels running jobs on shutdown, and a
+        # write in flight gets the grace period to finish and be recorded first.
+        scheduler.pause()
+        await runtime.shutdown(settings.shutdown_grace_seconds)
         scheduler.shutdown(wait=False)
         server.should_exit = True
         await serving
