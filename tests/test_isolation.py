@@ -293,3 +293,30 @@ async def test_the_daemon_keeps_cycling_while_a_read_hangs(
     assert report is not None
     assert status_of(report, API_TASK)[0] is Status.UNKNOWN
     assert status_of(report, MYSQL_TASK) == (Status.IN_SYNC, "")
+
+
+async def test_a_bug_while_sending_is_a_failed_write_recorded_as_such(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """An exception in a driver's send is a failed write, audited, never 'written'."""
+    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    await exported(runtime, desired_dir)
+
+    def edit(document: dict[str, Any]) -> None:
+        document["task"]["description"] = "hand edit"
+
+    await put_task(api, API_TASK, edit)
+    faulty = Faulty(runtime.drivers[Kind.FDI_TASK], "send", API_TASK)
+    faulty.send = boom  # type: ignore[method-assign]
+    runtime.drivers[Kind.FDI_TASK] = faulty
+    assert await runtime.reload() is not None
+    outcome = await runtime.cycle()
+    assert outcome is not None
+    (correction,) = outcome[1]
+    assert correction.result is ReconcileResult.FAILED
+    assert correction.detail.startswith(
+        "write failed: update could not be sent: internal error Boom"
+    )
+    records = [json.loads(line) for line in runtime.audit.path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["intent", "outcome"]
+    assert records[1]["result"] == "failed" and LEAKY not in json.dumps(records)

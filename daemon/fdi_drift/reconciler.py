@@ -297,6 +297,12 @@ class Reconciler:
                 except OutcomeUnknownError as error:
                     new_id = await self._learn_outcome(resource, live_id, write, error)
                     lost.append(f"{write.action} (answer lost: {error}; read back: it was made)")
+                except CloudError:
+                    raise
+                except Exception as error:  # a bug before or while sending: a failed write
+                    raise _SendFailed(
+                        f"{write.action} could not be sent: {account(error)}"
+                    ) from error
                 if new_id:
                     live_id = created = new_id
                 held = not write.covers or len(writes) == 1
@@ -307,7 +313,7 @@ class Reconciler:
             if verified:
                 verified = await self._holds(resource, live_id, ())
                 detail = "" if verified else "written, but the read-back still differs"
-        except CloudError as error:
+        except (CloudError, _SendFailed) as error:
             detail = f"write failed: {error}"
             if created:
                 detail = (
@@ -487,6 +493,10 @@ def _shown_live(document: DecodedDocument, secret_paths: tuple[Path, ...]) -> JS
     at the paths the resource declares as secret references (live holds what was written there).
     """
     return encode(redact_paths(redact(document.value), secret_paths), document.encoded)
+
+
+class _SendFailed(Exception):
+    """A write that failed in our own code before or while it was sent (the reason says how)."""
 
 
 def _with_lost(detail: str, lost: list[str]) -> str:

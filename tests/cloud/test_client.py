@@ -340,3 +340,15 @@ async def test_context_manager_closes_the_transport() -> None:
     async with api:
         await api.request("GET", "/x")
     assert transport.closed
+
+
+async def test_integers_wider_than_64_bits_are_read_and_sent_exactly() -> None:
+    """orjson would read 30 digits as a float and refuse to send them; the client does neither."""
+    wide = 123456789012345678901234567890
+    answer = httpx.Response(200, content=b'{"job":{"limit":123456789012345678901234567890}}')
+    script = Script(answer)
+    api = make_api(script, FakeTime())
+    got = await api.request("PUT", "/v5/p/jobs/j", json={"params": {"limit": wide, "n": 1.5}})
+    assert got == {"job": {"limit": wide}}
+    assert type(got["job"]["limit"]) is int  # type: ignore[index]
+    assert script.seen[0].content == b'{"params":{"limit":123456789012345678901234567890,"n":1.5}}'

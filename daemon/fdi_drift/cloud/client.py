@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import math
 import random
@@ -74,6 +75,9 @@ _RETRYABLE_FAILURES = (
 _UNSENT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAYBE_PROCESSED = "not retried: it may have been processed"
+# Digits become "0", everything else " ": a run of 19 zeros is a number orjson may not hold.
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord(" ") for c in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 class ResponseObserver(Protocol):
@@ -282,7 +286,7 @@ class ApiClient:
             raise ValueError(f"path must start with '/', got {path[:100]!r}")
         method = method.upper()
         label = f"{method} {path.partition('?')[0]}"
-        content = None if json is None else orjson.dumps(json)
+        content = None if json is None else encode_body(json)
         headers = None if json is None else {"Content-Type": "application/json"}
         safe = method in SAFE_METHODS
         attempts = self._retry.attempts
@@ -429,12 +433,17 @@ def _http_date(value: str) -> float | None:
 
 
 def parse_json(response: httpx.Response, label: str) -> object:
-    """The answer's JSON (None for an empty body or `null`), else MalformedResponseError."""
+    """The answer's JSON (None for an empty body or `null`), else MalformedResponseError.
+
+    Integers are read exactly whatever their width: orjson reads those beyond 64 bits as
+    floats, so an answer holding a run of 19 or more digits is read again by the standard
+    library (after orjson has vetted it), lest a write send such a value back changed.
+    """
     body = response.content
     if not body.strip():
         return None
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         content_type = response.headers.get("Content-Type", "none")[:100]
         raise MalformedResponseError(
@@ -442,6 +451,19 @@ def parse_json(response: httpx.Response, label: str) -> object:
             f"({len(body)} bytes, content type {content_type!r}): {exc}",
             request=label,
         ) from exc
+    if _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO):
+        return json.loads(body)
+    return value
+
+
+def encode_body(value: object) -> bytes:
+    """A request body as JSON; integers wider than 64 bits (orjson refuses them) exactly."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        if str(exc) != "Integer exceeds 64-bit range":
+            raise
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def status_text(response: httpx.Response, code: str, msg: str) -> str:
