@@ -98,6 +98,7 @@ class Runtime:
                 auth=make_auth(),
                 transport=transport,
                 timeout=settings.request_timeout_seconds,
+                max_response_bytes=settings.max_response_bytes,
                 retry=RetryPolicy(
                     attempts=settings.retry_attempts, base_delay=settings.retry_base_delay_seconds
                 ),

@@ -164,6 +164,7 @@ class Settings:
     concurrency: int = 16
     rate_limit_per_second: float = 20.0
     request_timeout_seconds: float = 10.0  # one attempt, whole exchange
+    max_response_bytes: int = 64 * 1024 * 1024
     cycle_timeout_seconds: float | None = None  # None: three intervals
     shutdown_grace_seconds: float = 20.0  # below the pod's terminationGracePeriodSeconds
     desired_state_max_file_bytes: int = 1_048_576
@@ -199,6 +200,7 @@ _TOP_KEYS = frozenset(
         "concurrency",
         "rate_limit_per_second",
         "request_timeout_seconds",
+        "max_response_bytes",
         "cycle_timeout_seconds",
         "shutdown_grace_seconds",
         "desired_state_max_file_bytes",
@@ -295,6 +297,9 @@ def settings_from_mapping(
         concurrency=int(reader.number(data, "concurrency", 16, minimum=1)),
         rate_limit_per_second=reader.number(data, "rate_limit_per_second", 20.0, minimum=0.1),
         request_timeout_seconds=reader.number(data, "request_timeout_seconds", 10.0, minimum=0.1),
+        max_response_bytes=int(
+            reader.number(data, "max_response_bytes", 64 * 1024 * 1024, minimum=65536)
+        ),
         cycle_timeout_seconds=None
         if cycle_timeout is None
         else reader.number(data, "cycle_timeout_seconds", 0.0, minimum=1.0),

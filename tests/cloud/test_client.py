@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -352,3 +354,28 @@ async def test_integers_wider_than_64_bits_are_read_and_sent_exactly() -> None:
     assert got == {"job": {"limit": wide}}
     assert type(got["job"]["limit"]) is int  # type: ignore[index]
     assert script.seen[0].content == b'{"params":{"limit":123456789012345678901234567890,"n":1.5}}'
+
+
+async def _chunks(total: int) -> AsyncIterator[bytes]:
+    for _ in range(total // 65536):
+        yield b" " * 65536
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"[" + b"0," * 600_000 + b"0]"),  # declares its length
+        httpx.Response(200, content=_chunks(2 * 1024 * 1024)),  # chunked: no length declared
+        httpx.Response(  # 2 MiB that arrive as 2 KiB of gzip
+            200, content=gzip.compress(b" " * 2 * 1024 * 1024), headers={"Content-Encoding": "gzip"}
+        ),
+    ],
+    ids=["length", "chunked", "gzip"],
+)
+async def test_an_answer_over_the_size_limit_is_refused_not_read(answer: httpx.Response) -> None:
+    """An answer past max_response_bytes is malformed (a GET) and never held whole."""
+    script = Script(answer)
+    api = make_api(script, FakeTime(), max_response_bytes=1024 * 1024)
+    with pytest.raises(MalformedResponseError, match="larger than 1048576 bytes"):
+        await api.request("GET", "/x")
+    assert len(script.seen) == 1  # the same answer would come again: not retried

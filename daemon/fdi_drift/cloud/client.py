@@ -22,6 +22,7 @@ is a write, retried only when the service certainly never saw it. Failures becom
     404                                     NotFoundError
     other 4xx, 3xx                          ApiError, never retried
     2xx that is not JSON                    MalformedResponseError
+    an answer over max_response_bytes       MalformedResponseError  OutcomeUnknownError
 
 "Before sending" is known from httpcore's trace events; over a transport that does not trace
 (ASGI, mock), a request handed to the transport counts as maybe processed.
@@ -191,10 +192,11 @@ def describe_failure(exc: Exception) -> str:
 class _Failure:
     """An attempt that got no answer: why, and whether the request certainly never left."""
 
-    cause: Exception
+    cause: Exception | None
     reason: str
     unsent: bool
     retryable: bool = True
+    malformed: bool = False  # an answer came, but not one to accept (too large)
 
 
 class _Progress:
@@ -232,7 +234,8 @@ class ApiClient:
     """One service's HTTP client; `request` answers parsed JSON or raises `fdi_drift.errors`.
 
     `path` is relative to `base_url` and must start with "/"; errors name "METHOD /path".
-    `timeout` bounds each attempt as a whole, not just each network operation.
+    `timeout` bounds each attempt as a whole, not just each network operation, and
+    `max_response_bytes` the size of an answer.
     Close it with `aclose()` or use it as an async context manager.
     """
 
@@ -244,6 +247,7 @@ class ApiClient:
         auth: httpx.Auth | None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        max_response_bytes: int = 64 * 1024 * 1024,
         retry: RetryPolicy = DEFAULT_RETRY,
         rate_limit_per_second: float = 20.0,
         observer: ResponseObserver | None = None,
@@ -256,6 +260,7 @@ class ApiClient:
     ) -> None:
         self._service = service
         self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
         self._retry = retry
         self._observer = observer
         self._sleep = sleep
@@ -299,6 +304,8 @@ class ApiClient:
                 self._observe(method, "error", started)
                 if not safe and not outcome.unsent:
                     raise _outcome_unknown(outcome.reason, label) from outcome.cause
+                if outcome.malformed:
+                    raise MalformedResponseError(outcome.reason, request=label) from outcome.cause
                 if not outcome.retryable:
                     raise TransportError(outcome.reason, request=label) from outcome.cause
                 if final:
@@ -349,20 +356,37 @@ class ApiClient:
         content: bytes | None,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response | _Failure:
-        """One try within the total deadline: the answer, read in full, or why there is none."""
+        """One try within the total deadline: the answer, read in full, or why there is none.
+
+        The body is read as it arrives and refused past `max_response_bytes` (decoded, so a
+        compressed bomb is caught too), before it can fill memory.
+        """
         progress = _Progress()
         deadline = asyncio.timeout(self._timeout)
+        limit = self._max_response_bytes
         try:
-            # httpx reads the whole body before it returns, so the deadline covers it too.
-            async with deadline:
-                return await self._http.request(
+            async with (
+                deadline,
+                self._http.stream(
                     method,
                     path,
                     params=params,
                     content=content,
                     headers=headers,
                     extensions={"trace": progress},
-                )
+                ) as response,
+            ):
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    return _too_large(limit)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        return _too_large(limit)
+                    chunks.append(chunk)
+                return _read(response, b"".join(chunks))
         except TimeoutError as exc:
             if not deadline.expired():
                 raise
@@ -397,6 +421,32 @@ class ApiClient:
             if asked is not None:
                 return min(self._retry.max_delay, asked)
         return self._retry.backoff(attempt, self._jitter())
+
+
+def _too_large(limit: int) -> _Failure:
+    return _Failure(
+        None,
+        f"the answer is larger than {limit} bytes",
+        unsent=False,
+        retryable=False,
+        malformed=True,
+    )
+
+
+def _read(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A streamed answer as one whose body was read: `body` is already decoded."""
+    headers = [
+        (name, value)
+        for name, value in streamed.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        content=body,
+        request=streamed.request,
+        extensions=streamed.extensions,
+    )
 
 
 def _outcome_unknown(reason: str, label: str) -> OutcomeUnknownError:
