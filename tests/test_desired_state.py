@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fdi_drift.checkout import git_revision
+from fdi_drift.desired_files import OpenedFile
 from fdi_drift.desired_state import DesiredStateLoader
 from fdi_drift.drift.model import Kind
 from fdi_drift.errors import DesiredStateError
@@ -142,6 +143,30 @@ def test_invalid_reload_keeps_nothing_and_fix_recovers(tmp_path: Path) -> None:
     after = {r.source: r for r in second.resources}
     assert after["b.yaml"] is before["b.yaml"]  # not parsed again
     assert after["a.yaml"] != before["a.yaml"]
+
+
+def test_unchanged_files_are_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload reads only the files whose size, mtime or inode changed."""
+    root = tree(tmp_path, {"a.yaml": VALID, "b.yaml": VALID.replace("orders-", "invoices-")})
+    loader = DesiredStateLoader(root)
+    loader.load()
+    read: list[int] = []
+    real_read = OpenedFile.read
+
+    def counting_read(self: OpenedFile, limit: int) -> bytes:
+        data = real_read(self, limit)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(OpenedFile, "read", counting_read)
+    loader.load()
+    assert read == []
+    changed = VALID.replace("orders to reporting", "orders")
+    (root / "a.yaml").write_text(changed, encoding="utf-8")
+    loader.load()
+    assert read == [len(changed.encode())]
 
 
 def test_hidden_directories_and_other_files_are_skipped(tmp_path: Path) -> None:

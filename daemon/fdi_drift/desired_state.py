@@ -1,8 +1,13 @@
 """The desired-state tree: one YAML file per resource, loaded safely, validated, incrementally.
 
 A tree with any problem is never used: `load` raises `DesiredStateError` listing every problem
-as `file:line: pointer: message`, and the caller keeps the last good tree. Reloads re-read only
-files whose size, mtime or inode changed, so polling a large checkout is cheap.
+as `file:line: pointer: message`, and the caller keeps the last good tree. A checkout is
+untrusted input, so each file fails on its own and every other file is still checked: one that
+is not a regular file, is bigger than `max_file_bytes`, is not UTF-8, is not valid YAML (aliases
+and merge keys included), nests deeper than MAX_DEPTH, or raises anything at all while it is
+read or validated, is a problem of that file. Reloads re-read only files whose size, mtime or
+inode changed, so polling a large checkout is cheap. A checkout replaced during a load
+(git-sync switching worktrees) is loaded again, once, from its new root.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -19,14 +25,24 @@ from typing import Any, cast
 import yaml
 
 from fdi_drift.checkout import git_revision
+from fdi_drift.desired_files import (
+    CheckoutChangedError,
+    FileStamp,
+    Found,
+    NotRegularFileError,
+    Refused,
+    open_regular,
+    walk_yaml_files,
+)
 from fdi_drift.drift.differ import PreparedDesired, prepare_desired
+from fdi_drift.drift.document import MAX_DEPTH
 from fdi_drift.drift.ignore import compile_ignore
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, ResourceKey
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
 from fdi_drift.settings import ReconcileMode, RunningPolicy
-from fdi_drift.yaml_documents import DuplicateKeyError, LineIndex, load_documents
+from fdi_drift.yaml_documents import LineIndex, RefusedYAMLError, load_documents
 
 API_VERSION = "fdi-drift/v1"
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "policy", "ignore")
@@ -78,7 +94,7 @@ class DesiredTree:
 
 @dataclass(frozen=True, slots=True)
 class _FileResult:
-    stamp: tuple[int, int, int]
+    stamp: FileStamp | None  # None: checked again at every load
     digest: str
     resource: DesiredResource | None
     problems: tuple[Problem, ...]
@@ -87,25 +103,42 @@ class _FileResult:
 class DesiredStateLoader:
     """Loads a tree, re-parsing only what changed since the previous load."""
 
-    def __init__(self, root: Path, specs: Mapping[Kind, KindSpec] = SPECS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        specs: Mapping[Kind, KindSpec] = SPECS,
+        *,
+        max_file_bytes: int = 1_048_576,
+    ) -> None:
         self.root = root
         self._specs = specs
+        self._max_file_bytes = max_file_bytes
         self._cache: dict[str, _FileResult] = {}
 
     def load(self) -> DesiredTree:
         """The whole tree, or DesiredStateError with every problem found."""
-        if not self.root.is_dir():
-            raise DesiredStateError(
-                f"{self.root}: not a directory", (f"{self.root}: not a directory",)
-            )
-        # Resolved once, so a switch of a symlinked checkout (git-sync's `current`) during the
-        # walk cannot mix two commits; files are keyed by their path inside the tree, so a
-        # new worktree with the same bytes is not parsed again.
-        root = self.root.resolve()
-        results: dict[str, _FileResult] = {}
-        for path in _yaml_files(root):
-            relative = path.relative_to(root).as_posix()
-            results[relative] = self._load_file(path, relative)
+        for _ in range(2):
+            if not self.root.is_dir():
+                raise DesiredStateError(
+                    f"{self.root}: not a directory", (f"{self.root}: not a directory",)
+                )
+            # Resolved once per pass, so a switch of a symlinked checkout (git-sync's `current`)
+            # during the walk cannot mix two commits; files are keyed by their path inside the
+            # tree, so a new worktree with the same bytes is not parsed again.
+            root = self.root.resolve()
+            try:
+                results = self._read_tree(root)
+                revision = _revision(root)
+            except CheckoutChangedError:
+                continue
+            except OSError as error:
+                message = f"{self.root}: cannot be read: {error}"
+                raise DesiredStateError(message, (message,)) from error
+            if self.root.resolve() == root:  # else a newer commit replaced what was read
+                break
+        else:
+            message = f"{self.root}: the checkout kept changing during the load"
+            raise DesiredStateError(message, (message,))
         self._cache = results
         problems = [p for r in results.values() for p in r.problems]
         resources = [r.resource for r in results.values() if r.resource is not None]
@@ -117,22 +150,85 @@ class DesiredStateLoader:
                 f"{self.root}: desired state is invalid ({len(problems)} problems)", rendered
             )
         digest = hashlib.sha256("".join(sorted(r.digest for r in results.values())).encode())
-        revision = git_revision(root) or f"content-{digest.hexdigest()[:12]}"
         ordered = sorted(resources, key=lambda r: (r.key.kind, r.scope, r.key.name))
-        return DesiredTree(root=self.root, revision=revision, resources=tuple(ordered))
+        return DesiredTree(
+            root=self.root,
+            revision=revision or f"content-{digest.hexdigest()[:12]}",
+            resources=tuple(ordered),
+        )
 
-    def _load_file(self, path: Path, relative: str) -> _FileResult:
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        cached = self._cache.get(relative)
-        if cached is not None and cached.stamp == stamp:
-            return cached
-        data = path.read_bytes()
+    def _read_tree(self, root: Path) -> dict[str, _FileResult]:
+        results: dict[str, _FileResult] = {}
+        with closing(walk_yaml_files(root)) as entries:
+            for entry in entries:
+                if isinstance(entry, Refused):
+                    results[entry.relative] = _failed(entry.relative, entry.reason)
+                else:
+                    results[entry.relative] = self._load_file(entry)
+        return results
+
+    def _load_file(self, found: Found) -> _FileResult:
+        cached = self._cache.get(found.relative)
+        try:
+            read = self._read_file(found, cached)
+        except CheckoutChangedError:
+            raise
+        except NotRegularFileError as error:
+            return _failed(found.relative, str(error))
+        except Exception as error:  # EACCES, EIO...: this file fails alone, and is read again
+            return _failed(found.relative, _describe(error))
+        if isinstance(read, _FileResult):
+            return read
+        stamp, data = read
         digest = hashlib.sha256(data).hexdigest()
         if cached is not None and cached.digest == digest:
             return _FileResult(stamp, digest, cached.resource, cached.problems)
-        resource, problems = _parse_file(relative, data.decode("utf-8", "replace"), self._specs)
+        resource, problems = _parse_bytes(found.relative, data, self._specs)
         return _FileResult(stamp, digest, resource, tuple(problems))
+
+    def _read_file(
+        self, found: Found, cached: _FileResult | None
+    ) -> _FileResult | tuple[FileStamp, bytes]:
+        limit = self._max_file_bytes
+        with open_regular(found) as opened:
+            if cached is not None and cached.stamp == opened.stamp:
+                return cached
+            if opened.stamp.size > limit:
+                message = _too_big(opened.stamp.size, limit)
+                return _FileResult(
+                    opened.stamp, "", None, (Problem(found.relative, None, "", message),)
+                )
+            data = opened.read(limit + 1)
+            if len(data) > limit:  # it grew after fstat: being written, so not cached
+                size = max(len(data), os.fstat(opened.fd).st_size)
+                return _failed(found.relative, _too_big(size, limit))
+            return opened.stamp, data
+
+
+def _revision(root: Path) -> str | None:
+    try:
+        return git_revision(root)
+    except FileNotFoundError as error:
+        raise CheckoutChangedError(str(root)) from error
+    except (OSError, ValueError):  # an unreadable .git: the content digest names the tree
+        return None
+
+
+def _failed(relative: str, message: str) -> _FileResult:
+    return _FileResult(None, "", None, (Problem(relative, None, "", message),))
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"file is {size} bytes, more than the limit of {limit} (desired_state_max_file_bytes)"
+
+
+def _describe(error: BaseException) -> str:
+    # One line, bounded: the message may quote the file, and never a traceback.
+    detail = " ".join(str(error).split())
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    name = type(error).__name__
+    return f"cannot be loaded: {name}: {detail}" if detail else f"cannot be loaded: {name}"
 
 
 def parse_resource_text(
@@ -142,21 +238,34 @@ def parse_resource_text(
     return _parse_file(relative, text, specs)
 
 
-def _yaml_files(root: Path) -> Iterator[Path]:
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.endswith((".yaml", ".yml")) and not name.startswith("."):
-                yield Path(directory) / name
+def _parse_bytes(
+    relative: str, data: bytes, specs: Mapping[Kind, KindSpec]
+) -> tuple[DesiredResource | None, list[Problem]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        return None, [Problem(relative, line, "", f"not UTF-8 text (byte 0x{byte:02x})")]
+    return _parse_file(relative, text, specs)
 
 
 def _parse_file(
     relative: str, text: str, specs: Mapping[Kind, KindSpec]
 ) -> tuple[DesiredResource | None, list[Problem]]:
     try:
+        return _parse_text(relative, text, specs)
+    except Exception as error:  # whatever a hostile file makes the parser do, it fails alone
+        return None, [Problem(relative, None, "", _describe(error))]
+
+
+def _parse_text(
+    relative: str, text: str, specs: Mapping[Kind, KindSpec]
+) -> tuple[DesiredResource | None, list[Problem]]:
+    try:
         documents = load_documents(text)
-    except DuplicateKeyError as error:
-        return None, [Problem(relative, error.line, "", f"duplicate key {error.key!r}")]
+    except RefusedYAMLError as error:
+        return None, [Problem(relative, error.line, "", error.message)]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -300,19 +409,27 @@ def _secret_ref_problems(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 def _json_problems(value: Any, pointer: str) -> list[tuple[str, str]]:
-    """Everything that JSON cannot carry: non-string keys, dates, binary, NaN."""
+    """Everything that JSON cannot carry: non-string keys, dates, binary, NaN, deep nesting.
+
+    Iterative, so it is safe on any depth, and it runs before anything recursive does.
+    """
     found: list[tuple[str, str]] = []
-    stack: list[tuple[Any, str]] = [(value, pointer)]
+    too_deep = False
+    stack: list[tuple[Any, str, int]] = [(value, pointer, 1)]
     while stack:
-        item, where = stack.pop()
-        if isinstance(item, dict):
+        item, where, depth = stack.pop()
+        if depth > MAX_DEPTH and isinstance(item, dict | list):
+            if not too_deep:  # once: every branch below the limit would say the same
+                found.append((where, f"nested more than {MAX_DEPTH} levels deep"))
+                too_deep = True
+        elif isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
                     found.append((where, f"key {key!r} is not a string; quote it"))
                     continue
-                stack.append((child, f"{where}/{_escape(key)}"))
+                stack.append((child, f"{where}/{_escape(key)}", depth + 1))
         elif isinstance(item, list):
-            stack.extend((child, f"{where}/{i}") for i, child in enumerate(item))
+            stack.extend((child, f"{where}/{i}", depth + 1) for i, child in enumerate(item))
         elif isinstance(item, float) and not math.isfinite(item):
             found.append((where, "JSON has no NaN or infinity"))
         elif item is not None and not isinstance(item, bool | int | float | str):

@@ -121,7 +121,9 @@ class Runtime:
             clock=clock,
             cycle_timeout=settings.cycle_deadline_seconds,
         )
-        self.loader = DesiredStateLoader(settings.desired_state)
+        self.loader = DesiredStateLoader(
+            settings.desired_state, max_file_bytes=settings.desired_state_max_file_bytes
+        )
         self.audit = AuditLog(settings.audit_log, clock=clock)
         rails = settings.reconcile
         self.reconciler = Reconciler(
