@@ -266,3 +266,12 @@ def test_faults_are_tried_in_order() -> None:
     assert faults.take("GET", "/a") == first
     assert faults.take("GET", "/a") == second
     assert faults.take("GET", "/a") is None
+
+
+def test_random_throttling_asks_for_the_configured_wait() -> None:
+    """A random 429 carries the Retry-After the configuration asks for (1 s by default)."""
+    throttled = RandomFaults(0.0, 1.0, seed=1, retry_after=0).draw()
+    assert throttled is not None and throttled.status == 429
+    assert ("retry-after", "0") in throttled.headers
+    default = RandomFaults(0.0, 1.0, seed=1).draw()
+    assert default is not None and ("retry-after", "1") in default.headers

@@ -96,6 +96,7 @@ class EmulatorConfig:
     fail_rate: float = 0.0  # share of API requests answered 500 (random)
     throttle_rate: float = 0.0  # share answered 429 with Retry-After
     random_seed: int | None = None  # makes the random faults repeatable
+    retry_after_seconds: int = 1  # what a random 429 asks for
     fighting: bool = False  # another writer undoes every update (store.py)
 
     def __post_init__(self) -> None:
@@ -128,7 +129,10 @@ class Emulator:
             self.store.load_seed_dir(config.seed_dir)
             self.store.load_composite_seed_dir(config.seed_dir)
             self.drs.load_seed_dir(config.seed_dir)
-        self._random = RandomFaults(config.fail_rate, config.throttle_rate, config.random_seed)
+        # Public so that a test can start throttling once its set-up is done.
+        self.random_faults = RandomFaults(
+            config.fail_rate, config.throttle_rate, config.random_seed, config.retry_after_seconds
+        )
         self._iam = TokenAuthority(
             users=config.users,
             static_tokens=config.tokens,
@@ -190,7 +194,7 @@ class Emulator:
         return no_such_api()
 
     def _api(self, request: Request, name: str, ids: dict[str, str], body: bytes) -> Reply:
-        drawn = self._random.draw()
+        drawn = self.random_faults.draw()
         if drawn is not None:
             return drawn
         denied = self._authenticate(request, ids["project_id"], body)

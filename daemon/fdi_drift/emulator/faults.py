@@ -26,8 +26,9 @@ routes only (not IAM). Choices the emulator makes:
 - Without a `body`, a planned 429 answers as the API gateway does (with `Retry-After: 1`);
   any other status answers `{"error_code": "FDI.3001", "error_msg": "Injected fault."}`.
 - Random faults draw one number per request from `random.Random(seed)`: below
-  `throttle_rate` is a 429, below `throttle_rate + fail_rate` a 500. The same seed and the
-  same sequence of requests give the same faults.
+  `throttle_rate` is a 429 (with `Retry-After: retry_after`, 1 second by default), below
+  `throttle_rate + fail_rate` a 500. The same seed and the same sequence of requests give the
+  same faults.
 """
 
 from __future__ import annotations
@@ -166,7 +167,9 @@ class FaultInjector:
 class RandomFaults:
     """Random 500s and 429s at configured rates, repeatable through `seed`."""
 
-    def __init__(self, fail_rate: float, throttle_rate: float, seed: int | None) -> None:
+    def __init__(
+        self, fail_rate: float, throttle_rate: float, seed: int | None, retry_after: int = 1
+    ) -> None:
         for name, rate in (("fail_rate", fail_rate), ("throttle_rate", throttle_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -175,6 +178,7 @@ class RandomFaults:
         self._fail_rate = fail_rate
         self._throttle_rate = throttle_rate
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not cryptography
+        self._retry_after = retry_after
 
     def draw(self) -> Reply | None:
         """A fault for this request, or None to answer normally."""
@@ -182,7 +186,7 @@ class RandomFaults:
             return None
         roll = self._random.random()
         if roll < self._throttle_rate:
-            return throttled()
+            return throttled(self._retry_after)
         if roll < self._throttle_rate + self._fail_rate:
             return internal_error()
         return None

@@ -139,14 +139,14 @@ def internal_error() -> Reply:
     return service_error(500, ErrorCode.INTERNAL, "Internal server error.")
 
 
-def throttled() -> Reply:
-    """The API gateway's 429, with `Retry-After: 1`."""
+def throttled(retry_after: int = 1) -> Reply:
+    """The API gateway's 429, with `Retry-After` (1 second unless a test asks for less)."""
     return service_error(
         429,
         ErrorCode.THROTTLED,
         "The throttling threshold has been reached: "
         "policy user over ratelimit,limit:20,time:1 second",
-        (("retry-after", "1"),),
+        (("retry-after", str(retry_after)),),
     )
 
 
