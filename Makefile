@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The loop for a change: no processes, no soak, no real monitoring tools (seconds, not minutes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not realtools" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests

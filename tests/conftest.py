@@ -47,6 +47,16 @@ def seed_000_as_get() -> dict[str, Any]:
     return {"task": task, "task_detail": body["task_detail"]}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start processes (an emulator or daemon process) are slow: `make test-fast`."""
+    for item in items:
+        if _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+_PROCESS_FIXTURES = frozenset({"emulator_url"})  # tests/processes.py
+
+
 def require_binary(name: str) -> str:
     """Path of a real tool; missing is a skip locally and a failure in CI."""
     found = shutil.which(name)

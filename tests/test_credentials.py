@@ -16,6 +16,8 @@ from tests.conftest import API_TASK, INSTANCE, PROJECT, seed_000_as_get, seed_00
 from tests.conftest import TOKEN as PERSON_TOKEN  # what put() edits tasks with, as a person
 from tests.processes import CLI, DEADLINE, cli, free_port, put, samples, wait_for
 
+pytestmark = pytest.mark.slow  # the emulator and the daemon run as processes
+
 # Known credentials, so that every output can be searched for them afterwards.
 TOKEN = "tok-3f9a1c77e0b54d2e9a8c6b1d"
 PASSWORD = "pw-S3cr3t-Hunter2-9q"

@@ -7,7 +7,8 @@ restrictive by the resource's policy, never less), in this order:
    outside every window, already tried for this (desired revision, live digest): `fighting`,
    the per-cycle write cap;
 2. a fresh read; a digest other than the one the drift was found on means live changed since
-   the diff: nothing is sent (`stale`), the next cycle looks again;
+   the diff, and a desired revision other than the one checked means desired did: either way
+   nothing is sent (`stale`), the next cycle looks again;
 3. the kind plans the writes (desired overlaid on live, nested strings encoded exactly) and
    checks them against the service's rules; a running resource is `blocked` unless its policy
    is stop-update-start;
@@ -123,6 +124,7 @@ class Reconciler:
         observe: ResultObserver = lambda kind, result: None,
         clock: Callable[[], float] = time.time,
         stopping: Callable[[], bool] = lambda: False,
+        revision_in_force: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._drivers = drivers
         self._specs = specs
@@ -133,6 +135,7 @@ class Reconciler:
         self._observe = observe
         self._clock = clock
         self._stopping = stopping
+        self._revision_in_force = revision_in_force
         self._history: dict[ResourceKey, _History] = {}
 
     async def run(
@@ -198,6 +201,10 @@ class Reconciler:
             if blocked is not None:
                 reason, detail = blocked
                 return self._blocked(status, mode, reason, detail)
+        in_force = self._revision_in_force()
+        if in_force is not None and in_force != revision:
+            detail = f"the desired state moved on to {in_force[:12]} since the check; not sent"
+            return Correction(status, mode, ReconcileResult.STALE, detail)
         kind = key.kind
         driver, spec = self._drivers[kind], self._specs[kind]
         unwritable = spec.unwritable([change.pointer for change in status.changes])

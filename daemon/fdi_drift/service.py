@@ -143,6 +143,7 @@ class Runtime:
             observe=self.metrics.observe_reconcile,
             clock=clock,
             stopping=self.stopping,
+            revision_in_force=lambda: self.tree.revision if self.tree else None,
         )
         self.state = DaemonState()
         self.tree: DesiredTree | None = None
