@@ -412,3 +412,14 @@ def test_every_object_and_the_pod_carry_the_common_labels(
     assert COMMON_LABELS.items() <= template.items()
     selector = find(docs, "Service")["spec"]["selector"]
     assert selector.items() <= template.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_write_in_flight_can_finish_before_the_pod_is_killed(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    """The daemon's shutdown grace, plus a request's deadline, ends before the kubelet's kill."""
+    docs = rendered[overlay]
+    settings = daemon_settings(docs)
+    kill_after = pod_spec(docs)["terminationGracePeriodSeconds"]
+    assert settings.shutdown_grace_seconds + settings.request_timeout_seconds < kill_after
