@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fdi_drift.errors import AuditError
+from fdi_drift.file_kind import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -306,15 +307,7 @@ def _parse(line: bytes | None) -> dict[str, Any] | None:
 
 def _not_regular(path: Path, mode: int) -> str:
     """Why a path that is not a regular file cannot be the audit log."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    kind = next((name for test, name in kinds if test(mode)), "of an unknown type")
-    return f"audit log {path} is {kind}, not a regular file"
+    return f"audit log {path} is {kind_of(mode)}, not a regular file"
 
 
 def _reason(error: OSError) -> str:

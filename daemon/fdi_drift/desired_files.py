@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fdi_drift.file_kind import kind_of
+
 # One descriptor stays open per level while the walk is below it, so the depth is bounded.
 MAX_DIRECTORY_DEPTH = 32
 ONLY_REGULAR = "only regular files inside the tree are read"
@@ -30,14 +32,6 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_
 # What opening a listed directory meets when it has been removed or replaced since the listing.
 _DIRECTORY_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _CHUNK = 1 << 20
-_KINDS = (
-    (stat.S_ISLNK, "a symlink"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISDIR, "a directory"),
-)
 
 
 class CheckoutChangedError(Exception):
@@ -160,7 +154,7 @@ def open_regular(found: Found) -> Iterator[OpenedFile]:
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
-            raise NotRegularFileError(not_regular(_kind(status.st_mode)))
+            raise NotRegularFileError(not_regular(kind_of(status.st_mode)))
         yield OpenedFile(fd, FileStamp(status.st_mtime_ns, status.st_size, status.st_ino))
     finally:
         os.close(fd)
@@ -210,7 +204,7 @@ def _list(frame: _Frame) -> list[Found | Refused]:
                 items.append(Found(relative, fd, name))
             elif wanted:
                 mode = entry.stat(follow_symlinks=False).st_mode
-                items.append(Refused(relative, not_regular(_kind(mode))))
+                items.append(Refused(relative, not_regular(kind_of(mode))))
         except FileNotFoundError as error:
             raise CheckoutChangedError(relative) from error
     subdirectories.reverse()
@@ -219,7 +213,3 @@ def _list(frame: _Frame) -> list[Found | Refused]:
 
 def _unreadable(error: OSError) -> str:
     return f"cannot be read: {error.strerror or error}"
-
-
-def _kind(mode: int) -> str:
-    return next((kind for test, kind in _KINDS if test(mode)), "an unknown kind of file")
