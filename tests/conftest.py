@@ -16,7 +16,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
+from fdi_drift.drift.model import Kind
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
+from fdi_drift.exporter import export_resources
+from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds.contract import Scope
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
@@ -122,6 +126,13 @@ def make_runtime(emulator: Emulator, desired_dir: Path) -> Iterator[Callable[...
         )
 
     yield build
+
+
+async def export_instance(runtime: Runtime, desired: Path) -> None:
+    """Desired state for every live FDI task of the test instance, as `fdi-drift export` writes."""
+    await export_resources(
+        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
+    )
 
 
 async def put_task(

@@ -11,14 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import BlockReason, Kind, ReconcileResult, Status
+from fdi_drift.drift.model import BlockReason, ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
-from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
-from fdi_drift.kinds.contract import Scope
 from fdi_drift.service import Runtime
 from fdi_drift.settings import ReconcileMode, ReconcileSettings
-from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task
+from tests.conftest import API_TASK, MYSQL_TASK, export_instance, put_task
 from tests.processes import cli
 
 RuntimeFactory = Callable[..., Runtime]
@@ -47,9 +44,7 @@ async def drifted_runtime(
         reconcile=ReconcileSettings(mode=ReconcileMode.AUTO),
         audit_log=desired_dir.parent / "audit.jsonl",
     )
-    await export_resources(
-        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired_dir
-    )
+    await export_instance(runtime, desired_dir)
     await put_task(api, API_TASK, edit)
     assert await runtime.reload() is not None
     return runtime

@@ -22,6 +22,7 @@ from tests.conftest import (
     INSTANCE,
     MYSQL_TASK,
     PROJECT,
+    export_instance,
     put_task,
     seed_000_as_get,
     seed_002,
@@ -29,13 +30,6 @@ from tests.conftest import (
 )
 
 RuntimeFactory = Callable[..., Runtime]
-
-
-async def exported(runtime: Runtime, desired: Path) -> None:
-    """Write desired state for every live task of the instance."""
-    await export_resources(
-        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
-    )
 
 
 async def cycle(runtime: Runtime) -> CycleReport:
@@ -74,7 +68,7 @@ async def test_export_then_check_is_in_sync(
 ) -> None:
     """Desired state written by export matches live exactly: every task is in sync."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     report = await cycle(runtime)
     assert [s.status for s in report.statuses] == [Status.IN_SYNC, Status.IN_SYNC]
     assert report.complete and not report.drifted
@@ -122,7 +116,7 @@ async def test_edit_inside_nested_string_is_reported_by_pointer(
 ) -> None:
     """A PUT that changes bodyRaw's pageSize and the description shows both exact pointers."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     await put_task(api, API_TASK, set_page_size)
     report = await cycle(runtime)
     drifted = by_id(report, API_TASK)
@@ -140,7 +134,7 @@ async def test_ignore_rule_reaches_inside_nested_strings(
 ) -> None:
     """An ignore pattern with ** silences a change inside bodyRaw, and only that change."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     path = desired_dir / PROJECT / INSTANCE / "fdi_task_v2mysql-tomysql.yaml"
     path.write_text(path.read_text() + "ignore:\n  - /task_detail/**/pageSize\n")
     await put_task(api, API_TASK, set_page_size)
@@ -168,7 +162,7 @@ async def test_failed_list_makes_everything_unknown_never_missing(
 ) -> None:
     """When listing fails after retries, declared tasks are unknown and the cycle incomplete."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     emulator.faults.inject(method="GET", path=r".*/tasks", status=500, times=None)
     report = await cycle(runtime)
     assert {s.status for s in report.statuses} == {Status.UNKNOWN}
@@ -195,7 +189,7 @@ async def test_failed_read_is_unknown_with_a_reason(
 ) -> None:
     """Every way a read can fail makes that task unknown (never in sync), the other untouched."""
     runtime = make_runtime(request_timeout_seconds=0.2)
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     emulator.faults.inject(method="GET", path=f".*/tasks/{API_TASK}", **fault)
     report = await cycle(runtime)
     failed = by_id(report, API_TASK)
@@ -210,7 +204,7 @@ async def test_unchanged_tasks_are_not_read_again(
 ) -> None:
     """A second cycle reads only what last_modified_time says changed; a full sweep reads all."""
     runtime = make_runtime(full_sweep_every=3)
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     await cycle(runtime)
 
     def reads() -> list[str]:
@@ -238,7 +232,7 @@ async def test_drift_since_holds_until_fixed(
     clock = iter(float(t) for t in range(1000, 2000))
     runtime = make_runtime()
     runtime.engine._clock = lambda: next(clock)
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     await put_task(api, API_TASK, set_page_size)
     first = by_id(await cycle(runtime), API_TASK).drift_since
     await put_task(api, API_TASK, lambda d: d["task"].update(description="still wrong"))
@@ -281,7 +275,7 @@ async def test_iam_password_login_end_to_end(
     (tmp_path / "password").write_text("s3cr3t-pw\n")
     auth = IamPasswordAuth("acme", "drift-bot", tmp_path / "password", PROJECT)
     runtime = Runtime(settings_for(desired_dir, auth=auth), transport=in_process(emulated))
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     report = await cycle(runtime)
     await runtime.aclose()
     assert {s.status for s in report.statuses} == {Status.IN_SYNC}

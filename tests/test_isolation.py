@@ -19,7 +19,15 @@ from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope,
 from fdi_drift.kinds.fdi_task import FdiTaskSpec
 from fdi_drift.service import Runtime
 from fdi_drift.settings import ReconcileMode, ReconcileSettings
-from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task, seed_002
+from tests.conftest import (
+    API_TASK,
+    INSTANCE,
+    MYSQL_TASK,
+    PROJECT,
+    export_instance,
+    put_task,
+    seed_002,
+)
 
 RuntimeFactory = Callable[..., Runtime]
 # A message a careless exception could carry: it must never reach a status, a log or a report.
@@ -32,12 +40,6 @@ class Boom(Exception):
 
 def boom(*args: object, **kwargs: object) -> Any:
     raise Boom(LEAKY)
-
-
-async def exported(runtime: Runtime, desired: Path) -> None:
-    await export_resources(
-        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
-    )
 
 
 async def check(runtime: Runtime) -> CycleReport:
@@ -92,7 +94,7 @@ async def test_an_exception_at_any_stage_makes_only_that_resource_unknown(
 ) -> None:
     """The failing task is unknown with the stage and exception type; the other is judged."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
 
     def edit(document: dict[str, Any]) -> None:
         document["task"]["description"] = "hand edit"
@@ -145,7 +147,7 @@ async def test_a_listing_that_raises_makes_only_its_scope_unknown(
 ) -> None:
     """An exception while listing FDI tasks leaves the DRS jobs of the same tree judged."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     emulator.drs.add_job(PROJECT, _job())
     await export_resources(runtime.drivers, SPECS, [(Kind.DRS_JOB, Scope(PROJECT))], desired_dir)
     runtime.drivers[Kind.FDI_TASK] = Faulty(runtime.drivers[Kind.FDI_TASK], "list", "")
@@ -175,7 +177,7 @@ async def test_a_planning_exception_makes_only_that_resource_invalid(
     runtime = make_runtime(
         reconcile=ReconcileSettings(mode=ReconcileMode.AUTO), audit_log=desired_dir.parent / "a"
     )
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
 
     def edit(document: dict[str, Any]) -> None:
         document["task"]["description"] = "hand edit"
@@ -213,7 +215,7 @@ async def test_a_task_nested_hundreds_of_levels_deep_is_unknown_not_a_crash(
 ) -> None:
     """A task_detail 300 levels deep (orjson accepts it) is unknown; the cycle completes."""
     runtime = make_runtime()
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     body = seed_002()
     deep: Any = {"leaf": 1}
     for _ in range(300):
@@ -233,7 +235,7 @@ async def test_a_read_that_never_answers_is_cut_at_the_cycle_deadline(
 ) -> None:
     """A hanging read is cancelled at the deadline: unknown, the rest judged, not complete."""
     runtime = make_runtime(cycle_timeout_seconds=0.5, request_timeout_seconds=60.0)
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     emulator.faults.inject(
         path=f"/tasks/{API_TASK}$", method="GET", status=None, delay_ms=600_000, times=None
     )
@@ -266,7 +268,7 @@ async def test_the_daemon_keeps_cycling_while_a_read_hangs(
         listen_host="127.0.0.1",
         listen_port=free_port(),
     )
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
     emulator.faults.inject(
         path=f"/tasks/{API_TASK}$", method="GET", status=None, delay_ms=600_000, times=None
     )
@@ -300,7 +302,7 @@ async def test_a_bug_while_sending_is_a_failed_write_recorded_as_such(
 ) -> None:
     """An exception in a driver's send is a failed write, audited, never 'written'."""
     runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
-    await exported(runtime, desired_dir)
+    await export_instance(runtime, desired_dir)
 
     def edit(document: dict[str, Any]) -> None:
         document["task"]["description"] = "hand edit"
