@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import BlockReason, ReconcileResult, Status
+from fdi_drift.drift.model import BlockReason, ReconcileMode, ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import API_TASK, MYSQL_TASK, export_instance, put_task
 from tests.processes import cli
 

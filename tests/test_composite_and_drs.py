@@ -12,7 +12,14 @@ from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
 from fdi_drift.demo import SAMPLES
-from fdi_drift.drift.model import ChangeOp, Kind, ReconcileResult, ResourceStatus, Status
+from fdi_drift.drift.model import (
+    ChangeOp,
+    Kind,
+    ReconcileMode,
+    ReconcileResult,
+    ResourceStatus,
+    Status,
+)
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.exporter import export_resources
 from fdi_drift.kinds.catalog import SPECS
@@ -20,7 +27,7 @@ from fdi_drift.kinds.contract import Scope
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import INSTANCE, PROJECT, TOKEN, settings_for
 
 COMPOSITE = "5c0e7d2a9b3f4e61a8d47f1b2c3e9a60"

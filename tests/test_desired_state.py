@@ -10,9 +10,8 @@ import pytest
 from fdi_drift.checkout import git_revision
 from fdi_drift.desired_files import OpenedFile
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import Kind
+from fdi_drift.drift.model import Kind, ReconcileMode
 from fdi_drift.errors import DesiredStateError
-from fdi_drift.settings import ReconcileMode
 
 VALID = """\
 apiVersion: fdi-drift/v1

@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
-from fdi_drift.drift.model import ReconcileResult, Status
+from fdi_drift.drift.model import ReconcileMode, ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import INSTANCE, PROJECT, seed_002
 
 TASK = "0d1f2e3c4b5a69788796a5b4c3d2e1f0"

@@ -11,14 +11,21 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import CycleReport, FieldChange, Kind, ReconcileResult, Status
+from fdi_drift.drift.model import (
+    CycleReport,
+    FieldChange,
+    Kind,
+    ReconcileMode,
+    ReconcileResult,
+    Status,
+)
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.exporter import export_resources
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
 from fdi_drift.kinds.fdi_task import FdiTaskSpec
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import (
     API_TASK,
     INSTANCE,

@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from fdi_drift.audit import AuditLog
-from fdi_drift.drift.model import BlockReason, Kind, ReconcileResult, ResourceStatus, Status
+from fdi_drift.drift.model import (
+    BlockReason,
+    Kind,
+    ReconcileMode,
+    ReconcileResult,
+    ResourceStatus,
+    Status,
+)
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.emulator.store import TaskStatus
 from fdi_drift.exporter import export_resources
@@ -20,7 +27,7 @@ from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task
 
 RuntimeFactory = Callable[..., Runtime]

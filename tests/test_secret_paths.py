@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import CycleReport, ReconcileResult, Status
+from fdi_drift.drift.model import CycleReport, ReconcileMode, ReconcileResult, Status
 from fdi_drift.drift.report import render_text, report_to_json
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings
+from fdi_drift.settings import ReconcileSettings
 from tests.conftest import API_TASK, INSTANCE, PROJECT, put_task
 
 RuntimeFactory = Callable[..., Runtime]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fdi_drift import logs
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import Kind, Status
+from fdi_drift.drift.model import Kind, ReconcileMode, Status
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.exporter import export_resources
@@ -23,7 +23,7 @@ from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.plan import plan_exit_code, plan_to_json, render_plan
 from fdi_drift.service import Runtime, package_version, run_daemon
-from fdi_drift.settings import ReconcileMode, Settings, load_settings
+from fdi_drift.settings import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 

@@ -17,13 +17,13 @@ from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.payloads import TaskBasicRequestBody, UpdateTaskBody
 from fdi_drift.cloud.transports import in_process
+from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.drift.report import render_text
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
 from fdi_drift.plan import render_plan
 from fdi_drift.service import Runtime, run_daemon
 from fdi_drift.settings import (
     Endpoints,
-    ReconcileMode,
     ReconcileSettings,
     Settings,
     TokenEnvAuth,

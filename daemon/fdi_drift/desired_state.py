@@ -37,11 +37,17 @@ from fdi_drift.desired_files import (
 from fdi_drift.drift.differ import PreparedDesired, prepare_desired
 from fdi_drift.drift.document import MAX_DEPTH
 from fdi_drift.drift.ignore import compile_ignore
-from fdi_drift.drift.model import JSONObject, JSONValue, Kind, ResourceKey
+from fdi_drift.drift.model import (
+    JSONObject,
+    JSONValue,
+    Kind,
+    ReconcileMode,
+    ResourceKey,
+    RunningPolicy,
+)
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
-from fdi_drift.settings import ReconcileMode, RunningPolicy
 from fdi_drift.yaml_documents import LineIndex, RefusedYAMLError, load_documents
 
 API_VERSION = "fdi-drift/v1"

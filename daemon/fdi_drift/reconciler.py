@@ -44,9 +44,11 @@ from fdi_drift.drift.model import (
     JSONValue,
     Kind,
     Path,
+    ReconcileMode,
     ReconcileResult,
     ResourceKey,
     ResourceStatus,
+    RunningPolicy,
     Status,
 )
 from fdi_drift.drift.overlay import Resolve
@@ -62,7 +64,6 @@ from fdi_drift.errors import (
     account,
 )
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
-from fdi_drift.settings import ReconcileMode, RunningPolicy
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fdi_drift.errors import SecretError
-from fdi_drift.settings import SECRET_ENV_PREFIX
 
+SECRET_ENV_PREFIX = "FDI_DRIFT_SECRET_"  # noqa: S105 - a variable name prefix
 _REFERENCE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 

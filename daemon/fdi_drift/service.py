@@ -25,7 +25,7 @@ from fdi_drift.cloud.iam import IamPasswordToken
 from fdi_drift.cloud.signing import AkSkAuth
 from fdi_drift.credentials import key_source, token_source
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
-from fdi_drift.drift.model import CycleReport, Kind
+from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
 from fdi_drift.errors import ConfigError, DesiredStateError
 from fdi_drift.kinds.catalog import SPECS, build_drivers
@@ -37,7 +37,6 @@ from fdi_drift.server import DaemonState, create_app
 from fdi_drift.settings import (
     AkSkEnvAuth,
     AkSkFileAuth,
-    ReconcileMode,
     Settings,
 )
 

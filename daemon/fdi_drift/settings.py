@@ -12,16 +12,16 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fdi_drift.drift.model import ReconcileMode, RunningPolicy
 from fdi_drift.errors import ConfigError
+from fdi_drift.secrets import SECRET_ENV_PREFIX
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-SECRET_ENV_PREFIX = "FDI_DRIFT_SECRET_"  # noqa: S105 - a variable name prefix
 _AUTH_MODES = ("token_file", "token_env", "iam_password", "aksk")
 _AKSK_KEYS = frozenset({"ak_file", "sk_file", "ak_env", "sk_env"})
 _RECONCILE_KEYS = frozenset(
@@ -38,32 +38,6 @@ _RECONCILE_KEYS = frozenset(
 DEFAULT_TOKEN_ENV = "FDI_DRIFT_TOKEN"  # noqa: S105 - a variable name
 # The official SDKs' own variables, so an environment set up for them works unchanged.
 SDK_AK_ENV, SDK_SK_ENV = "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"
-
-
-class ReconcileMode(StrEnum):
-    """How far the daemon may go with drift; per resource it may only be more restrictive."""
-
-    OBSERVE = "observe"
-    DRY_RUN = "dry-run"
-    AUTO = "auto"
-
-    @property
-    def rank(self) -> int:
-        return _MODE_RANK[self]
-
-    def at_most(self, other: ReconcileMode | None) -> ReconcileMode:
-        """The more restrictive of the two (None leaves this one)."""
-        return self if other is None or self.rank <= other.rank else other
-
-
-_MODE_RANK = {ReconcileMode.OBSERVE: 0, ReconcileMode.DRY_RUN: 1, ReconcileMode.AUTO: 2}
-
-
-class RunningPolicy(StrEnum):
-    """What to do with drift on a task that is running."""
-
-    SKIP = "skip"  # leave it blocked until someone stops the task
-    STOP_UPDATE_START = "stop-update-start"
 
 
 @dataclass(frozen=True, slots=True)

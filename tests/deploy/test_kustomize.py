@@ -17,9 +17,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.server import DaemonState, create_app
-from fdi_drift.settings import AkSkFileAuth, ReconcileMode, Settings, settings_from_mapping
+from fdi_drift.settings import AkSkFileAuth, Settings, settings_from_mapping
 from tests.conftest import require_binary
 
 KUSTOMIZE = Path(__file__).resolve().parents[2] / "deploy" / "kustomize"

@@ -24,7 +24,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import CycleReport, Kind, ResourceStatus, Status
+from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode, ResourceStatus, Status
 from fdi_drift.drift.report import render_text, report_to_json
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, KeyPair, serve
 from fdi_drift.exporter import export_resources
@@ -35,7 +35,7 @@ from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileMode, ReconcileSettings, Settings
+from fdi_drift.settings import ReconcileSettings, Settings
 from tests.conftest import (
     API_TASK,
     INSTANCE,

@@ -21,6 +21,32 @@ class Kind(StrEnum):
     DRS_JOB = "DrsJob"
 
 
+class ReconcileMode(StrEnum):
+    """How far the daemon may go with drift; per resource it may only be more restrictive."""
+
+    OBSERVE = "observe"
+    DRY_RUN = "dry-run"
+    AUTO = "auto"
+
+    @property
+    def rank(self) -> int:
+        return _MODE_RANK[self]
+
+    def at_most(self, other: ReconcileMode | None) -> ReconcileMode:
+        """The more restrictive of the two (None leaves this one)."""
+        return self if other is None or self.rank <= other.rank else other
+
+
+_MODE_RANK = {ReconcileMode.OBSERVE: 0, ReconcileMode.DRY_RUN: 1, ReconcileMode.AUTO: 2}
+
+
+class RunningPolicy(StrEnum):
+    """What to do with drift on a task that is running."""
+
+    SKIP = "skip"  # leave it blocked until someone stops the task
+    STOP_UPDATE_START = "stop-update-start"
+
+
 class Status(StrEnum):
     """Where a resource stands after a check."""
 
