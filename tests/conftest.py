@@ -6,8 +6,7 @@ import copy
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
-from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
+from fdi_drift.settings import Settings, settings_from_mapping
 
 # Fixtures that start the emulator (and name its configuration) as real processes.
 pytest_plugins = ["tests.processes"]
@@ -92,19 +91,40 @@ async def api(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def settings_for(desired: Path, base_url: str = BASE_URL, **overrides: Any) -> Settings:
-    """Settings pointing every service at the emulator with fast retries."""
-    settings = Settings(
-        desired_state=desired,
-        endpoints=Endpoints(fdi=base_url, drs=base_url, iam=base_url),
-        auth=TokenEnvAuth("FDI_DRIFT_TOKEN", TOKEN),
-        retry_attempts=2,
-        retry_base_delay_seconds=0.001,
-        request_timeout_seconds=2.0,
-        rate_limit_per_second=1000.0,
-        audit_log=desired.parent / "fdi-drift-audit.jsonl",  # never the working directory
-    )
-    return replace(settings, **overrides)
+def settings_for(
+    desired: Path,
+    base_url: str = BASE_URL,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings pointing every service at the emulator with fast retries, parsed as a file is.
+
+    `overrides` are configuration keys with their YAML values (`reconcile={"mode": "auto"}`,
+    `request_timeout_seconds=0.5`); paths may be Path objects. `environ` replaces the
+    environment, which otherwise holds only the token.
+    """
+    raw: dict[str, Any] = {
+        "desired_state": str(desired),
+        "endpoints": {"fdi": base_url, "drs": base_url, "iam": base_url},
+        "auth": {"token_env": "FDI_DRIFT_TOKEN"},
+        "retry_attempts": 2,
+        "retry_base_delay_seconds": 0.001,
+        "request_timeout_seconds": 2.0,
+        "rate_limit_per_second": 1000.0,
+        "audit_log": str(desired.parent / "fdi-drift-audit.jsonl"),  # never the working directory
+    }
+    raw.update({key: _as_yaml(value) for key, value in overrides.items()})
+    env = {"FDI_DRIFT_TOKEN": TOKEN} if environ is None else dict(environ)
+    return settings_from_mapping(raw, base_dir=desired.parent, environ=env)
+
+
+def _as_yaml(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _as_yaml(item) for key, item in value.items()}
+    return value
 
 
 @pytest.fixture

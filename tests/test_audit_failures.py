@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import BlockReason, ReconcileMode, ReconcileResult, Status
+from fdi_drift.drift.model import BlockReason, ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
 from tests.conftest import API_TASK, MYSQL_TASK, export_instance, put_task
 from tests.processes import cli
 
@@ -41,7 +40,7 @@ async def drifted_runtime(
     make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
 ) -> Runtime:
     runtime = make_runtime(
-        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO),
+        reconcile={"mode": "auto"},
         audit_log=desired_dir.parent / "audit.jsonl",
     )
     await export_instance(runtime, desired_dir)

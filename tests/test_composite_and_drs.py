@@ -27,7 +27,6 @@ from fdi_drift.kinds.contract import Scope
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
 from tests.conftest import INSTANCE, PROJECT, TOKEN, settings_for
 
 COMPOSITE = "5c0e7d2a9b3f4e61a8d47f1b2c3e9a60"
@@ -56,7 +55,7 @@ def runtime(cloud: Emulator, desired_dir: Path) -> Runtime:
     settings = settings_for(
         desired_dir,
         audit_log=desired_dir.parent / "audit.jsonl",
-        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO, backoff_base_seconds=0.0),
+        reconcile={"mode": "auto", "backoff_base_seconds": 0.0},
     )
     return Runtime(
         settings,

@@ -16,7 +16,6 @@ from fdi_drift.exporter import PlaceholderReason, export_resources
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.service import Runtime
-from fdi_drift.settings import IamPasswordAuth
 from tests.conftest import (
     API_TASK,
     INSTANCE,
@@ -265,6 +264,12 @@ async def test_bind_by_id_sees_a_rename_and_names_are_ambiguous(
     assert statuses["also-renamed"].status is Status.UNMANAGED
 
 
+def iam_password(home: Path) -> dict[str, object]:
+    """The `auth:` configuration of an IAM password login, the password in home/password."""
+    login = {"domain": "acme", "user": "drift-bot", "project_id": PROJECT}
+    return {"iam_password": {**login, "password_file": str(home / "password")}}
+
+
 async def test_iam_password_login_end_to_end(
     emulator: Emulator, desired_dir: Path, tmp_path: Path
 ) -> None:
@@ -273,8 +278,9 @@ async def test_iam_password_login_end_to_end(
     emulated.store.add_task(PROJECT, INSTANCE, seed_002())
     emulated.store.add_task(PROJECT, INSTANCE, seed_000_as_get())
     (tmp_path / "password").write_text("s3cr3t-pw\n")
-    auth = IamPasswordAuth("acme", "drift-bot", tmp_path / "password", PROJECT)
-    runtime = Runtime(settings_for(desired_dir, auth=auth), transport=in_process(emulated))
+    runtime = Runtime(
+        settings_for(desired_dir, auth=iam_password(tmp_path)), transport=in_process(emulated)
+    )
     await export_instance(runtime, desired_dir)
     report = await cycle(runtime)
     await runtime.aclose()
@@ -291,8 +297,9 @@ async def test_wrong_iam_password_is_unknown_with_iam_reason(
     emulated = Emulator(EmulatorConfig(users=(IamUser("acme", "drift-bot", "right"),)))
     (tmp_path / "password").write_text("wrong-pw")
     (desired_dir / "a.yaml").write_text(declared("fdi_task_pzy4m5"))
-    auth = IamPasswordAuth("acme", "drift-bot", tmp_path / "password", PROJECT)
-    runtime = Runtime(settings_for(desired_dir, auth=auth), transport=in_process(emulated))
+    runtime = Runtime(
+        settings_for(desired_dir, auth=iam_password(tmp_path)), transport=in_process(emulated)
+    )
     report = await cycle(runtime)
     await runtime.aclose()
     (only,) = report.statuses

@@ -8,10 +8,9 @@ from typing import Any
 
 import yaml
 
-from fdi_drift.drift.model import ReconcileMode, ReconcileResult, Status
+from fdi_drift.drift.model import ReconcileResult, Status
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
 from tests.conftest import INSTANCE, PROJECT, seed_002
 
 TASK = "0d1f2e3c4b5a69788796a5b4c3d2e1f0"
@@ -73,7 +72,7 @@ async def test_a_declared_field_is_the_only_text_a_write_changes(
     """`description` changes; 1.50, 1E3, wide integers, the duplicate key and escapes stay."""
     add_task(emulator)
     declare(desired_dir, {"description": "new"})
-    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    runtime = make_runtime(reconcile={"mode": "auto"})
     status, result, _ = await reconcile(runtime)
     assert (status, result) == (Status.IN_SYNC, ReconcileResult.APPLIED)
     assert stored(emulator) == DETAIL.replace('"description":"old"', '"description":"new"')
@@ -85,7 +84,7 @@ async def test_inside_a_nested_string_only_the_declared_value_changes(
     """A field inside `bodyRaw` changes; the nested text keeps its spacing and number spellings."""
     add_task(emulator)
     declare(desired_dir, {"bodyRaw": {"pageNum": "2"}})
-    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    runtime = make_runtime(reconcile={"mode": "auto"})
     status, result, _ = await reconcile(runtime)
     assert (status, result) == (Status.IN_SYNC, ReconcileResult.APPLIED)
     assert stored(emulator) == DETAIL.replace('\\"pageNum\\": \\"1\\"', '\\"pageNum\\": \\"2\\"')
@@ -97,7 +96,7 @@ async def test_an_edit_that_cannot_be_faithful_is_invalid_and_sends_nothing(
     """Changing a key the text holds twice is refused: the resource is invalid, nothing is sent."""
     add_task(emulator)
     declare(desired_dir, {"flag": 3})
-    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    runtime = make_runtime(reconcile={"mode": "auto"})
     status, result, reason = await reconcile(runtime)
     assert (status, result) == (Status.INVALID, ReconcileResult.INVALID)
     assert "/task_detail/sourceSelectedDatasource/flag: the key appears 2 times" in reason
@@ -133,7 +132,7 @@ async def test_an_update_whose_answer_was_lost_is_read_back_not_resent(
     """A 502 after the PUT took effect: no second PUT; the read-back makes it applied."""
     add_task(emulator)
     declare(desired_dir, {"description": "new"})
-    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    runtime = make_runtime(reconcile={"mode": "auto"})
     emulator.faults.inject(method="PUT", path=TASK, status=502, processed=True)
     status, result, reason = await reconcile(runtime)
     assert (status, result) == (Status.IN_SYNC, ReconcileResult.APPLIED)

@@ -15,7 +15,6 @@ from fdi_drift.drift.model import (
     CycleReport,
     FieldChange,
     Kind,
-    ReconcileMode,
     ReconcileResult,
     Status,
 )
@@ -25,7 +24,6 @@ from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
 from fdi_drift.kinds.fdi_task import FdiTaskSpec
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
 from tests.conftest import (
     API_TASK,
     INSTANCE,
@@ -182,7 +180,7 @@ async def test_a_planning_exception_makes_only_that_resource_invalid(
 ) -> None:
     """An exception in a kind's plan is contained: invalid with the reason, nothing sent."""
     runtime = make_runtime(
-        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO), audit_log=desired_dir.parent / "a"
+        reconcile={"mode": "auto"}, audit_log=desired_dir.parent / "a"
     )
     await export_instance(runtime, desired_dir)
 
@@ -272,8 +270,7 @@ async def test_the_daemon_keeps_cycling_while_a_read_hangs(
         jitter_seconds=0.0,
         cycle_timeout_seconds=1.5,
         request_timeout_seconds=600.0,
-        listen_host="127.0.0.1",
-        listen_port=free_port(),
+        listen=f"127.0.0.1:{free_port()}",
     )
     await export_instance(runtime, desired_dir)
     emulator.faults.inject(
@@ -308,7 +305,7 @@ async def test_a_bug_while_sending_is_a_failed_write_recorded_as_such(
     make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
 ) -> None:
     """An exception in a driver's send is a failed write, audited, never 'written'."""
-    runtime = make_runtime(reconcile=ReconcileSettings(mode=ReconcileMode.AUTO))
+    runtime = make_runtime(reconcile={"mode": "auto"})
     await export_instance(runtime, desired_dir)
 
     def edit(document: dict[str, Any]) -> None:

@@ -27,7 +27,6 @@ from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task
 
 RuntimeFactory = Callable[..., Runtime]
@@ -44,8 +43,9 @@ class Clock:
         return self.now
 
 
-def auto(**rails: Any) -> ReconcileSettings:
-    return ReconcileSettings(mode=ReconcileMode.AUTO, **rails)
+def auto(**rails: Any) -> dict[str, Any]:
+    """The `reconcile:` configuration for auto mode, with these rails changed."""
+    return {"mode": "auto", **{k: list(v) if isinstance(v, tuple) else v for k, v in rails.items()}}
 
 
 async def prepared(

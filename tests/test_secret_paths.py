@@ -23,8 +23,7 @@ from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings
-from tests.conftest import API_TASK, INSTANCE, PROJECT, put_task
+from tests.conftest import API_TASK, INSTANCE, PROJECT, TOKEN, put_task
 
 RuntimeFactory = Callable[..., Runtime]
 
@@ -133,9 +132,13 @@ async def written(
     """A runtime in auto mode that has written both secrets into the API task once."""
     caplog.set_level(logging.DEBUG)
     runtime = make_runtime(
-        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO),
+        reconcile={"mode": "auto"},
         audit_log=desired_dir.parent / "audit.jsonl",
-        secret_env={"FDI_DRIFT_SECRET_DB_CONN": SECRET, "FDI_DRIFT_SECRET_API_KEY": NESTED_SECRET},
+        environ={
+            "FDI_DRIFT_TOKEN": TOKEN,
+            "FDI_DRIFT_SECRET_DB_CONN": SECRET,
+            "FDI_DRIFT_SECRET_API_KEY": NESTED_SECRET,
+        },
     )
     (desired_dir / "api-task.yaml").write_text(DESIRED, encoding="utf-8")
     assert await runtime.reload() is not None

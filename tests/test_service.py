@@ -8,17 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fdi_drift.credentials import key_source
 from fdi_drift.errors import ConfigError
 from fdi_drift.service import Runtime, reconcile_windows
-from fdi_drift.settings import (
-    AkSkEnvAuth,
-    AkSkFileAuth,
-    AuthSettings,
-    IamPasswordAuth,
-    TokenEnvAuth,
-    TokenFileAuth,
-)
 from tests.conftest import settings_for
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -58,10 +49,13 @@ def test_bad_windows_name_the_setting(expression: str) -> None:
         reconcile_windows((expression,))
 
 
-def test_unset_aksk_variables_are_a_configuration_error_naming_them() -> None:
+def test_unset_aksk_variables_are_a_configuration_error_naming_them(tmp_path: Path) -> None:
     """AK/SK variables that are not set stop the start, naming the missing variable."""
-    with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_SK is not set"):
-        key_source(AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK", None))
+    settings = settings_for(
+        tmp_path, auth={"aksk": {"ak_env": "AK", "sk_env": "SK"}}, environ={"AK": "a"}
+    )
+    with pytest.raises(ConfigError, match="SK is not set"):
+        Runtime(settings)
 
 
 def test_no_credentials_at_all_is_a_configuration_error_before_any_request(
@@ -74,7 +68,7 @@ def test_no_credentials_at_all_is_a_configuration_error_before_any_request(
         sent.append(request)
         return httpx.Response(200, json={})
 
-    settings = settings_for(tmp_path, auth=TokenEnvAuth("FDI_DRIFT_TOKEN", None))
+    settings = settings_for(tmp_path, environ={})
     with pytest.raises(ConfigError, match="environment variable FDI_DRIFT_TOKEN is not set"):
         Runtime(settings, transport=httpx.MockTransport(record))
     assert sent == []
@@ -83,16 +77,23 @@ def test_no_credentials_at_all_is_a_configuration_error_before_any_request(
 @pytest.mark.parametrize(
     ("auth", "setting"),
     [
-        (TokenFileAuth(Path("missing-token")), "auth.token_file"),
-        (AkSkFileAuth(Path("missing-ak"), Path("missing-sk")), "auth.aksk.ak_file"),
+        ({"token_file": "missing-token"}, "auth.token_file"),
+        ({"aksk": {"ak_file": "missing-ak", "sk_file": "missing-sk"}}, "auth.aksk.ak_file"),
         (
-            IamPasswordAuth("domain", "user", Path("missing-password"), "project"),
+            {
+                "iam_password": {
+                    "domain": "domain",
+                    "user": "user",
+                    "password_file": "missing-password",
+                    "project_id": "project",
+                }
+            },
             "auth.iam_password.password_file",
         ),
     ],
 )
 def test_a_credential_file_that_is_not_there_is_a_configuration_error(
-    tmp_path: Path, auth: AuthSettings, setting: str
+    tmp_path: Path, auth: dict[str, object], setting: str
 ) -> None:
     """A credential file that does not exist is named, with its setting, at start."""
     with pytest.raises(ConfigError, match=f"{setting}: .*does not exist"):

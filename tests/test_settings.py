@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from fdi_drift.errors import ConfigError
-from fdi_drift.settings import (
+from fdi_drift.credentials import (
     AkSkEnvAuth,
     AkSkFileAuth,
     IamPasswordAuth,
-    ReconcileMode,
     TokenEnvAuth,
     TokenFileAuth,
-    load_settings,
 )
+from fdi_drift.drift.model import ReconcileMode
+from fdi_drift.errors import ConfigError
+from fdi_drift.settings import load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -30,10 +30,10 @@ def test_empty_file_gives_every_default(tmp_path: Path) -> None:
     assert settings.desired_state == tmp_path / "desired_state"
     assert settings.endpoints.fdi == "https://roma.cn-north-4.myhuaweicloud.com"
     assert settings.endpoints.iam == "https://iam.cn-north-4.myhuaweicloud.com"
-    assert settings.interval_seconds == 60
-    assert settings.reconcile.mode is ReconcileMode.OBSERVE
-    assert settings.reconcile.max_writes_per_cycle == 5
-    assert (settings.listen_host, settings.listen_port) == ("0.0.0.0", 9108)  # noqa: S104
+    assert settings.schedule.interval_seconds == 60
+    assert settings.rails.mode is ReconcileMode.OBSERVE
+    assert settings.rails.max_writes_per_cycle == 5
+    assert (settings.listen.host, settings.listen.port) == ("0.0.0.0", 9108)  # noqa: S104
     assert settings.auth == TokenEnvAuth("FDI_DRIFT_TOKEN", None)
 
 
@@ -52,22 +52,22 @@ def test_environment_references_expand(tmp_path: Path) -> None:
     text = "desired_state: ${ROOT}/desired\nlisten: ${LISTEN:-127.0.0.1:9999}\n"
     settings = load_settings(write(tmp_path, text), environ={"ROOT": "/srv"})
     assert settings.desired_state == Path("/srv/desired")
-    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", 9999)
+    assert (settings.listen.host, settings.listen.port) == ("127.0.0.1", 9999)
 
 
 def test_unset_variable_names_the_key(tmp_path: Path) -> None:
-    """An unset variable without a default is an error naming file, key and variable."""
+    """An unset variable without a default is an error naming file, line, key and variable."""
     path = write(tmp_path, "endpoints:\n  fdi: ${FDI_URL}\n")
     with pytest.raises(
-        ConfigError, match=r"config.yaml: endpoints.fdi: environment variable FDI_URL"
+        ConfigError, match=r"config.yaml:2: endpoints.fdi: environment variable FDI_URL"
     ):
         load_settings(path, environ={})
 
 
 def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     """A misspelt key is an error, not a silent default."""
-    with pytest.raises(ConfigError, match="interval_secnds: unknown key"):
-        load_settings(write(tmp_path, "interval_secnds: 5\n"), environ={})
+    with pytest.raises(ConfigError, match=r"config.yaml:2: interval_secnds: unknown key"):
+        load_settings(write(tmp_path, "concurrency: 4\ninterval_secnds: 5\n"), environ={})
 
 
 @pytest.mark.parametrize(

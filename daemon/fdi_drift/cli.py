@@ -159,12 +159,12 @@ async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
         await runtime.aclose()
     assert report is not None  # reload(strict=True) left a tree in force
     if output == "json":
-        body = {**report_to_json(report), "credentials": runtime.credentials}
+        body = {**report_to_json(report), "credentials": runtime.credentials.describe()}
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         print(render_text(report, show_in_sync=show_in_sync), end="")
         if any(s.reason.startswith(("read failed", "listing")) for s in report.statuses):
-            print(f"Credentials in use: {runtime.credentials}.")
+            print(f"Credentials in use: {runtime.credentials.describe()}.")
     return exit_code(report)
 
 

@@ -14,20 +14,20 @@ from pathlib import Path
 
 from fdi_drift import emulator as emulator_package
 from fdi_drift.cloud.drs import DrsClient
+from fdi_drift.cloud.endpoints import Endpoints
 from fdi_drift.cloud.fdi import FdiClient
 from fdi_drift.cloud.payloads import TaskBasicRequestBody, UpdateTaskBody
 from fdi_drift.cloud.transports import in_process
+from fdi_drift.credentials import TokenEnvAuth
 from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.drift.report import render_text
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
 from fdi_drift.plan import render_plan
+from fdi_drift.reconciler import Rails
+from fdi_drift.schedule import Schedule
+from fdi_drift.server import Listen
 from fdi_drift.service import Runtime, run_daemon
-from fdi_drift.settings import (
-    Endpoints,
-    ReconcileSettings,
-    Settings,
-    TokenEnvAuth,
-)
+from fdi_drift.settings import Settings
 
 SAMPLES = Path(emulator_package.__file__).parent / "samples"
 PROJECT_ID = "c53626012ba84727b938ca8bf03108ef"
@@ -64,11 +64,9 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         desired_state=desired_root,
         endpoints=Endpoints(fdi=base_url, drs=base_url, iam=base_url),
         auth=TokenEnvAuth("FDI_DRIFT_TOKEN", DEMO_TOKEN),
-        interval_seconds=10.0,
-        jitter_seconds=0.0,
-        listen_host="127.0.0.1",
-        listen_port=port,
-        reconcile=ReconcileSettings(mode=ReconcileMode.DRY_RUN),
+        schedule=Schedule(interval_seconds=10.0, jitter_seconds=0.0),
+        listen=Listen("127.0.0.1", port),
+        rails=Rails(mode=ReconcileMode.DRY_RUN),
     )
     runtime = Runtime(settings, transport=transport)
     try:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import Match, diff, match
@@ -41,6 +41,18 @@ Offload = Callable[
 
 
 @dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How a cycle reads: reads in flight, how often every resource is read, its deadline.
+
+    `cycle_timeout_seconds` None leaves the deadline to the caller (the daemon: three intervals).
+    """
+
+    concurrency: int = field(default=16, metadata={"minimum": 1})
+    full_sweep_every: int = field(default=10, metadata={"minimum": 1})
+    cycle_timeout_seconds: float | None = field(default=None, metadata={"minimum": 0.1})
+
+
+@dataclass(frozen=True, slots=True)
 class _Memo:
     live_id: str
     version: str | None  # the list's change marker when last read
@@ -56,20 +68,18 @@ class Engine:
         self,
         drivers: Mapping[Kind, KindDriver],
         specs: Mapping[Kind, KindSpec],
+        config: EngineConfig = EngineConfig(),
         *,
-        concurrency: int = 16,
-        full_sweep_every: int = 10,
         clock: Callable[[], float] = time.time,
         offload: Offload = asyncio.to_thread,
-        cycle_timeout: float | None = None,
     ) -> None:
         self._drivers = drivers
         self._specs = specs
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._full_sweep_every = full_sweep_every
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._full_sweep_every = config.full_sweep_every
         self._clock = clock
         self._offload = offload
-        self._cycle_timeout = cycle_timeout
+        self._cycle_timeout = config.cycle_timeout_seconds
         self._deadline: float | None = None  # the loop time the running cycle must end by
         self._cut_short = False  # the running cycle's deadline cancelled something
         self._cycles = 0

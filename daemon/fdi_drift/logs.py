@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the line.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",

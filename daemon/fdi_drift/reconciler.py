@@ -73,14 +73,19 @@ _REMEMBERED_ATTEMPTS = 16  # per resource; enough to recognise a fight, small en
 
 @dataclass(frozen=True, slots=True)
 class Rails:
-    """The global limits every write passes through."""
+    """The global limits every write passes through (the configuration's `reconcile:`).
+
+    `suspended` is the big red switch: no writes at all, whatever else says. `windows` are cron
+    expressions (UTC): writes only in a matching minute; none means always.
+    """
 
     mode: ReconcileMode = ReconcileMode.OBSERVE
     suspended: bool = False
-    max_writes_per_cycle: int = 5
+    max_writes_per_cycle: int = field(default=5, metadata={"minimum": 0})
+    windows: tuple[str, ...] = ()
     running: RunningPolicy = RunningPolicy.SKIP
-    backoff_base_seconds: float = 60.0
-    backoff_max_seconds: float = 3600.0
+    backoff_base_seconds: float = field(default=60.0, metadata={"minimum": 0.0})
+    backoff_max_seconds: float = field(default=3600.0, metadata={"minimum": 0.0})
 
 
 @dataclass(frozen=True, slots=True)

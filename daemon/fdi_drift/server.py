@@ -16,6 +16,14 @@ from fdi_drift.drift.report import report_to_json
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 
 
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Where the daemon's HTTP face listens (all interfaces by default: it runs in a pod)."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a daemon in a pod listens on all interfaces
+    port: int = 9108
+
+
 @dataclass(slots=True)
 class DaemonState:
     """What the daemon knows now; written by the service, read by every request."""

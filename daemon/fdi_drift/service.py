@@ -8,6 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
@@ -17,13 +18,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from fdi_drift.audit import AuditLog
-from fdi_drift.cloud.auth import TokenAuth, TokenSource
-from fdi_drift.cloud.client import ApiClient, ResponseObserver, RetryPolicy
+from fdi_drift.cloud.client import ApiClient
 from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.fdi import FdiClient
-from fdi_drift.cloud.iam import IamPasswordToken
-from fdi_drift.cloud.signing import AkSkAuth
-from fdi_drift.credentials import key_source, token_source
+from fdi_drift.credentials import Credentials
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
@@ -31,14 +29,10 @@ from fdi_drift.errors import ConfigError, DesiredStateError
 from fdi_drift.kinds.catalog import SPECS, build_drivers
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
-from fdi_drift.reconciler import Correction, Rails, Reconciler
+from fdi_drift.reconciler import Correction, Reconciler
 from fdi_drift.secrets import SecretResolver
 from fdi_drift.server import DaemonState, create_app
-from fdi_drift.settings import (
-    AkSkEnvAuth,
-    AkSkFileAuth,
-    Settings,
-)
+from fdi_drift.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -64,81 +58,47 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version())
-        self.metrics.interval.set(settings.interval_seconds)
-        verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else True
-        self._token_source: TokenSource | None = None
-        make_auth: Callable[[], httpx.Auth]
-        if isinstance(settings.auth, AkSkFileAuth | AkSkEnvAuth):
-            keys = key_source(settings.auth)
-            self.credentials = keys.describe()
-
-            def make_auth() -> httpx.Auth:
-                return AkSkAuth(keys, clock=clock)
-        else:
-            source = token_source(
-                settings.auth,
-                iam_url=settings.endpoints.iam,
-                transport=transport,
-                timeout=settings.request_timeout_seconds,
-                verify=verify,
-            )
-            self._token_source = source
-            self.credentials = source.describe()
-
-            def make_auth() -> httpx.Auth:
-                return TokenAuth(source)
-
-        observer: ResponseObserver = self.metrics.observe_request
-
-        def api(service: str, base_url: str) -> ApiClient:
-            return ApiClient(
+        self.metrics.interval.set(settings.schedule.interval_seconds)
+        self.credentials = Credentials(
+            settings.auth,
+            iam_url=settings.endpoints.iam,
+            policy=settings.client,
+            transport=transport,
+            clock=clock,
+        )
+        self._apis = [
+            ApiClient(
                 service=service,
                 base_url=base_url,
-                auth=make_auth(),
+                auth=self.credentials.auth(),
                 transport=transport,
-                timeout=settings.request_timeout_seconds,
-                max_response_bytes=settings.max_response_bytes,
-                retry=RetryPolicy(
-                    attempts=settings.retry_attempts, base_delay=settings.retry_base_delay_seconds
-                ),
-                rate_limit_per_second=settings.rate_limit_per_second,
-                observer=observer,
+                policy=settings.client,
+                observer=self.metrics.observe_request,
                 user_agent=f"fdi-drift/{package_version()}",
-                verify=verify,
             )
-
-        self._fdi_api = api("fdi", settings.endpoints.fdi)
-        self._drs_api = api("drs", settings.endpoints.drs)
-        self.fdi = FdiClient(self._fdi_api)
-        self.drs = DrsClient(self._drs_api)
+            for service, base_url in (
+                ("fdi", settings.endpoints.fdi),
+                ("drs", settings.endpoints.drs),
+            )
+        ]
+        self.fdi, self.drs = FdiClient(self._apis[0]), DrsClient(self._apis[1])
         self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, self.drs)
-        self.engine = Engine(
-            self.drivers,
-            SPECS,
-            concurrency=settings.concurrency,
-            full_sweep_every=settings.full_sweep_every,
-            clock=clock,
-            cycle_timeout=settings.cycle_deadline_seconds,
-        )
-        self.loader = DesiredStateLoader(
-            settings.desired_state, max_file_bytes=settings.desired_state_max_file_bytes
+        deadline = replace(settings.engine, cycle_timeout_seconds=settings.cycle_deadline_seconds)
+        self.engine = Engine(self.drivers, SPECS, deadline, clock=clock)
+        limit = settings.desired_state_max_file_bytes
+        self.loader = (
+            DesiredStateLoader(settings.desired_state)
+            if limit is None
+            else DesiredStateLoader(settings.desired_state, max_file_bytes=limit)
         )
         self.audit = AuditLog(settings.audit_log, clock=clock)
-        rails = settings.reconcile
         self.reconciler = Reconciler(
             self.drivers,
             SPECS,
             self.audit,
-            Rails(
-                mode=rails.mode,
-                suspended=rails.suspended,
-                max_writes_per_cycle=rails.max_writes_per_cycle,
-                running=rails.running,
-                backoff_base_seconds=rails.backoff_base_seconds,
-                backoff_max_seconds=rails.backoff_max_seconds,
-            ),
+            settings.rails,
             resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
-            in_window=reconcile_windows(rails.windows),
+            in_window=reconcile_windows(settings.rails.windows),
             observe=self.metrics.observe_reconcile,
             clock=clock,
             stopping=self.stopping,
@@ -268,10 +228,10 @@ class Runtime:
         return unfinished
 
     async def aclose(self) -> None:
-        await self._fdi_api.aclose()
-        await self._drs_api.aclose()
-        if isinstance(self._token_source, IamPasswordToken):
-            await self._token_source.aclose()
+        """Close the API clients and what the credentials opened."""
+        for api in self._apis:
+            await api.aclose()
+        await self.credentials.aclose()
 
 
 def reconcile_windows(expressions: tuple[str, ...]) -> Callable[[datetime], bool]:
@@ -356,8 +316,8 @@ async def run_daemon(
     scheduler.add_job(
         _guarded(runtime.cycle, "cycle"),
         "interval",
-        seconds=settings.interval_seconds,
-        jitter=settings.jitter_seconds or None,
+        seconds=settings.schedule.interval_seconds,
+        jitter=settings.schedule.jitter_seconds or None,
         coalesce=True,
         max_instances=1,
         next_run_time=datetime.now(UTC),
@@ -366,15 +326,15 @@ async def run_daemon(
     scheduler.add_job(
         _guarded(runtime.reload, "desired-state reload"),
         "interval",
-        seconds=settings.reload_seconds,
+        seconds=settings.schedule.reload_seconds,
         coalesce=True,
         max_instances=1,
         id="reload",
     )
     config = uvicorn.Config(
         create_app(runtime.state, runtime.metrics),
-        host=settings.listen_host,
-        port=settings.listen_port,
+        host=settings.listen.host,
+        port=settings.listen.port,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -386,19 +346,19 @@ async def run_daemon(
         while not server.started:
             if serving.done():
                 await serving  # surfaces the bind error
-                raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
+                raise OSError(f"could not listen on {settings.listen.host}:{settings.listen.port}")
             await asyncio.sleep(0.01)
-        url = f"http://{settings.listen_host}:{settings.listen_port}"
-        log.info("listening", extra={"url": url, "credentials": runtime.credentials})
+        url = f"http://{settings.listen.host}:{settings.listen.port}"
+        log.info("listening", extra={"url": url, "credentials": runtime.credentials.describe()})
         if on_listening:
             on_listening(url)
         await stop.wait()
-        log.info("stopping", extra={"grace_seconds": settings.shutdown_grace_seconds})
+        log.info("stopping", extra={"grace_seconds": settings.schedule.shutdown_grace_seconds})
     finally:
         # Paused, not shut down: APScheduler's executor cancels running jobs on shutdown, and a
         # write in flight gets the grace period to finish and be recorded first.
         scheduler.pause()
-        await runtime.shutdown(settings.shutdown_grace_seconds)
+        await runtime.shutdown(settings.schedule.shutdown_grace_seconds)
         scheduler.shutdown(wait=False)
         server.should_exit = True
         await serving

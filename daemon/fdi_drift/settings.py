@@ -1,218 +1,112 @@
-"""The daemon configuration: one YAML file plus the environment, read once, immutable.
+"""The daemon configuration: one YAML file plus the environment, parsed into each part's own type.
 
-Every key has a default. `${NAME}` and `${NAME:-default}` in string values expand from the
-environment; an unset variable without a default is an error naming the key. Unknown keys are
-errors too (a typo must not silently fall back to a default). Relative paths are relative to the
-configuration file. This is the only module that reads `os.environ`.
+Each component defines its configuration, defaults included, where it is used: the cloud
+client's `ClientPolicy`, the engine's `EngineConfig`, the reconciler's `Rails`, the daemon's
+`Schedule`, the server's `Listen`, the credential configurations in `credentials.py`. This module
+only reads YAML into them: a key that is absent takes the component's default, so every default
+is written once (a default path, like a given one, is relative to the configuration file). A
+field's YAML key is its name unless its metadata says `setting` (None: not configurable), and
+`minimum` bounds a number.
+
+`${NAME}` and `${NAME:-default}` in string values expand from the environment; an unset variable
+without a default is an error naming the key. Unknown keys are errors too (a typo must not
+silently fall back to a default). Errors name the file, the line and the key. Relative paths are
+relative to the configuration file. This is the only module that reads `os.environ`, and only the
+composition layer (`cli`, `service`, `demo`) imports it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from fdi_drift.drift.model import ReconcileMode, RunningPolicy
+from fdi_drift.cloud.client import ClientPolicy
+from fdi_drift.cloud.endpoints import Endpoints, default_endpoints
+from fdi_drift.credentials import (
+    DEFAULT_TOKEN_ENV,
+    SDK_AK_ENV,
+    SDK_SK_ENV,
+    AkSkEnvAuth,
+    AkSkFileAuth,
+    AuthConfig,
+    IamPasswordAuth,
+    TokenEnvAuth,
+    TokenFileAuth,
+)
+from fdi_drift.engine import EngineConfig
 from fdi_drift.errors import ConfigError
+from fdi_drift.logs import LEVELS
+from fdi_drift.reconciler import Rails
+from fdi_drift.schedule import Schedule
 from fdi_drift.secrets import SECRET_ENV_PREFIX
+from fdi_drift.server import Listen
+from fdi_drift.yaml_documents import LineIndex, load_documents
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _AUTH_MODES = ("token_file", "token_env", "iam_password", "aksk")
-_AKSK_KEYS = frozenset({"ak_file", "sk_file", "ak_env", "sk_env"})
-_RECONCILE_KEYS = frozenset(
-    {
-        "mode",
-        "suspended",
-        "max_writes_per_cycle",
-        "windows",
-        "running",
-        "backoff_base_seconds",
-        "backoff_max_seconds",
-    }
-)
-DEFAULT_TOKEN_ENV = "FDI_DRIFT_TOKEN"  # noqa: S105 - a variable name
-# The official SDKs' own variables, so an environment set up for them works unchanged.
-SDK_AK_ENV, SDK_SK_ENV = "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoints:
-    """Base URLs of the three services."""
-
-    fdi: str
-    drs: str
-    iam: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenFileAuth:
-    """An IAM token in a file (a mounted Kubernetes Secret), re-read when it changes."""
-
-    path: Path
-
-    def describe(self) -> str:
-        return f"token file {self.path}"
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEnvAuth:
-    """An IAM token in an environment variable; `value` is None when the variable is unset."""
-
-    variable: str
-    value: str | None = field(default=None, repr=False)
-
-    def describe(self) -> str:
-        return f"token from environment variable {self.variable}"
-
-
-@dataclass(frozen=True, slots=True)
-class IamPasswordAuth:
-    """IAM password login scoped to a project; the password is read from a file at each login."""
-
-    domain: str
-    user: str
-    password_file: Path
-    project_id: str
-
-    def describe(self) -> str:
-        return f"IAM password login for {self.domain}/{self.user}"
-
-
-@dataclass(frozen=True, slots=True)
-class AkSkFileAuth:
-    """An access key pair in two files (a mounted Secret), re-read when they change."""
-
-    ak_file: Path
-    sk_file: Path
-
-    def describe(self) -> str:
-        return f"AK/SK from files {self.ak_file} and {self.sk_file}"
-
-
-@dataclass(frozen=True, slots=True)
-class AkSkEnvAuth:
-    """An access key pair in environment variables; values are None when unset."""
-
-    ak_variable: str
-    sk_variable: str
-    ak: str | None = field(default=None, repr=False)
-    sk: str | None = field(default=None, repr=False)
-
-    def describe(self) -> str:
-        return f"AK/SK from environment variables {self.ak_variable} and {self.sk_variable}"
-
-
-AuthSettings = TokenFileAuth | TokenEnvAuth | IamPasswordAuth | AkSkFileAuth | AkSkEnvAuth
-
-
-@dataclass(frozen=True, slots=True)
-class ReconcileSettings:
-    """Global reconcile policy."""
-
-    mode: ReconcileMode = ReconcileMode.OBSERVE
-    suspended: bool = False  # the big red switch: no writes at all, whatever else says
-    max_writes_per_cycle: int = 5
-    windows: tuple[str, ...] = ()  # cron expressions (UTC); writes only in a matching minute
-    running: RunningPolicy = RunningPolicy.SKIP
-    backoff_base_seconds: float = 60.0
-    backoff_max_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything the daemon is configured with."""
+    """Everything the daemon is configured with, each part in its component's own type."""
 
-    desired_state: Path
-    endpoints: Endpoints
-    auth: AuthSettings
+    endpoints: Endpoints = field(metadata={"special": True})  # the region's, or overridden
+    auth: AuthConfig = field(metadata={"special": True})
+    listen: Listen = field(metadata={"special": True})  # HOST:PORT
+    desired_state: Path = Path("desired_state")
     region: str = "cn-north-4"
-    interval_seconds: float = 60.0
-    jitter_seconds: float = 5.0
-    full_sweep_every: int = 10
-    reload_seconds: float = 15.0
-    concurrency: int = 16
-    rate_limit_per_second: float = 20.0
-    request_timeout_seconds: float = 10.0  # one attempt, whole exchange
-    max_response_bytes: int = 64 * 1024 * 1024
-    cycle_timeout_seconds: float | None = None  # None: three intervals
-    shutdown_grace_seconds: float = 20.0  # below the pod's terminationGracePeriodSeconds
-    desired_state_max_file_bytes: int = 1_048_576
-    retry_attempts: int = 4
-    retry_base_delay_seconds: float = 0.5
-    ca_bundle: Path | None = None
-    reconcile: ReconcileSettings = ReconcileSettings()
+    schedule: Schedule = field(default_factory=Schedule)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    client: ClientPolicy = field(default_factory=ClientPolicy)
+    rails: Rails = field(default_factory=Rails, metadata={"setting": "reconcile"})
+    desired_state_max_file_bytes: int | None = field(  # None: the loader's own limit
+        default=None, metadata={"minimum": 1024}
+    )
     audit_log: Path = Path("fdi-drift-audit.jsonl")
     secrets_dir: Path | None = None
-    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    listen_host: str = "0.0.0.0"  # noqa: S104 - a daemon in a pod listens on all interfaces
-    listen_port: int = 9108
-    log_level: str = "INFO"
+    log_level: str = field(default="INFO", metadata={"choices": LEVELS})
+    secret_env: Mapping[str, str] = field(
+        default_factory=dict, repr=False, metadata={"setting": None}
+    )
 
     @property
     def cycle_deadline_seconds(self) -> float:
         """How long one cycle may run before unfinished reads are cancelled."""
-        if self.cycle_timeout_seconds is not None:
-            return self.cycle_timeout_seconds
-        return 3 * self.interval_seconds
-
-
-_TOP_KEYS = frozenset(
-    {
-        "desired_state",
-        "region",
-        "endpoints",
-        "auth",
-        "interval_seconds",
-        "jitter_seconds",
-        "full_sweep_every",
-        "reload_seconds",
-        "concurrency",
-        "rate_limit_per_second",
-        "request_timeout_seconds",
-        "max_response_bytes",
-        "cycle_timeout_seconds",
-        "shutdown_grace_seconds",
-        "desired_state_max_file_bytes",
-        "retry_attempts",
-        "retry_base_delay_seconds",
-        "ca_bundle",
-        "reconcile",
-        "audit_log",
-        "secrets_dir",
-        "listen",
-        "log_level",
-    }
-)
-
-
-def default_endpoints(region: str) -> Endpoints:
-    """The public endpoints of a region."""
-    return Endpoints(
-        fdi=f"https://roma.{region}.myhuaweicloud.com",
-        drs=f"https://drs.{region}.myhuaweicloud.com",
-        iam=f"https://iam.{region}.myhuaweicloud.com",
-    )
+        if self.engine.cycle_timeout_seconds is not None:
+            return self.engine.cycle_timeout_seconds
+        return 3 * self.schedule.interval_seconds
 
 
 def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read, expand and validate a configuration file."""
     env = os.environ if environ is None else environ
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
+    try:
+        documents = load_documents(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if len(documents) > 1:
+        raise ConfigError(f"{path}: holds {len(documents)} YAML documents; one is expected")
+    raw = documents[0] if documents else None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    return settings_from_mapping(raw, base_dir=path.parent, environ=env, source=str(path))
+    return settings_from_mapping(
+        raw, base_dir=path.parent, environ=env, source=str(path), lines=LineIndex(text)
+    )
 
 
 def settings_from_mapping(
@@ -221,105 +115,37 @@ def settings_from_mapping(
     base_dir: Path,
     environ: Mapping[str, str],
     source: str = "configuration",
+    lines: LineIndex | None = None,
 ) -> Settings:
     """Validate an already-parsed configuration mapping."""
-    reader = _Reader(source, base_dir, environ)
+    reader = _Reader(source, base_dir, environ, lines)
     data = reader.expand(raw, "")
-    reader.reject_unknown(data, _TOP_KEYS, "")
-    region = reader.string(data, "region", "cn-north-4")
-    endpoints_raw = reader.mapping(data, "endpoints")
-    reader.reject_unknown(endpoints_raw, frozenset({"fdi", "drs", "iam"}), "endpoints.")
-    defaults = default_endpoints(region)
-    endpoints = Endpoints(
-        fdi=reader.url(endpoints_raw, "fdi", defaults.fdi, "endpoints."),
-        drs=reader.url(endpoints_raw, "drs", defaults.drs, "endpoints."),
-        iam=reader.url(endpoints_raw, "iam", defaults.iam, "endpoints."),
-    )
-    host, port = reader.listen(data)
-    reconcile_raw = reader.mapping(data, "reconcile")
-    reader.reject_unknown(reconcile_raw, _RECONCILE_KEYS, "reconcile.")
-    mode_text = reader.string(reconcile_raw, "mode", "observe", "reconcile.")
-    try:
-        mode = ReconcileMode(mode_text)
-    except ValueError:
-        raise reader.error("reconcile.mode", "must be observe, dry-run or auto") from None
-    windows = reconcile_raw.get("windows", [])
-    if not isinstance(windows, list) or not all(isinstance(w, str) for w in windows):
-        raise reader.error("reconcile.windows", "must be a list of cron expressions")
-    try:
-        running = RunningPolicy(reconcile_raw.get("running", "skip"))
-    except ValueError:
-        raise reader.error("reconcile.running", "must be skip or stop-update-start") from None
-    suspended = reconcile_raw.get("suspended", False)
-    if not isinstance(suspended, bool):
-        raise reader.error("reconcile.suspended", "must be true or false")
-    secrets_dir = data.get("secrets_dir")
-    log_level = reader.string(data, "log_level", "INFO").upper()
-    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise reader.error("log_level", "must be DEBUG, INFO, WARNING or ERROR")
-    ca_bundle = data.get("ca_bundle")
-    cycle_timeout = data.get("cycle_timeout_seconds")
+    values, used = reader.fields(Settings, data, "")
+    used |= {"endpoints", "auth", "listen"}
+    reader.reject_unknown(data, used, "")
+    region = values.get("region", _default(Settings, "region"))
     return Settings(
-        desired_state=reader.path(data.get("desired_state", "./desired_state"), "desired_state"),
-        region=region,
-        endpoints=endpoints,
+        **values,
+        endpoints=reader.endpoints(data.get("endpoints"), default_endpoints(region)),
         auth=reader.auth(data.get("auth")),
-        interval_seconds=reader.number(data, "interval_seconds", 60.0, minimum=1.0),
-        jitter_seconds=reader.number(data, "jitter_seconds", 5.0, minimum=0.0),
-        full_sweep_every=int(reader.number(data, "full_sweep_every", 10, minimum=1)),
-        reload_seconds=reader.number(data, "reload_seconds", 15.0, minimum=1.0),
-        concurrency=int(reader.number(data, "concurrency", 16, minimum=1)),
-        rate_limit_per_second=reader.number(data, "rate_limit_per_second", 20.0, minimum=0.1),
-        request_timeout_seconds=reader.number(data, "request_timeout_seconds", 10.0, minimum=0.1),
-        max_response_bytes=int(
-            reader.number(data, "max_response_bytes", 64 * 1024 * 1024, minimum=65536)
-        ),
-        cycle_timeout_seconds=None
-        if cycle_timeout is None
-        else reader.number(data, "cycle_timeout_seconds", 0.0, minimum=1.0),
-        shutdown_grace_seconds=reader.number(data, "shutdown_grace_seconds", 20.0, minimum=0.0),
-        desired_state_max_file_bytes=int(
-            reader.number(data, "desired_state_max_file_bytes", 1_048_576, minimum=1024)
-        ),
-        retry_attempts=int(reader.number(data, "retry_attempts", 4, minimum=1)),
-        retry_base_delay_seconds=reader.number(data, "retry_base_delay_seconds", 0.5, minimum=0.0),
-        ca_bundle=None if ca_bundle is None else reader.path(ca_bundle, "ca_bundle"),
-        reconcile=ReconcileSettings(
-            mode=mode,
-            suspended=suspended,
-            running=running,
-            backoff_base_seconds=reader.number(
-                reconcile_raw, "backoff_base_seconds", 60.0, minimum=0.0, prefix="reconcile."
-            ),
-            backoff_max_seconds=reader.number(
-                reconcile_raw, "backoff_max_seconds", 3600.0, minimum=0.0, prefix="reconcile."
-            ),
-            max_writes_per_cycle=int(
-                reader.number(
-                    reconcile_raw, "max_writes_per_cycle", 5, minimum=0, prefix="reconcile."
-                )
-            ),
-            windows=tuple(windows),
-        ),
-        audit_log=reader.path(data.get("audit_log", "fdi-drift-audit.jsonl"), "audit_log"),
-        secrets_dir=None if secrets_dir is None else reader.path(secrets_dir, "secrets_dir"),
+        listen=reader.listen(data.get("listen")),
         secret_env={k: v for k, v in environ.items() if k.startswith(SECRET_ENV_PREFIX)},
-        listen_host=host,
-        listen_port=port,
-        log_level=log_level,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Reader:
-    """Typed access to the raw mapping with errors that name the source and key."""
+    """Typed access to the raw mapping, with errors that name the file, the line and the key."""
 
     source: str
     base_dir: Path
     environ: Mapping[str, str]
+    lines: LineIndex | None
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {message}")
+        line = self.lines.line_of("/" + key.replace(".", "/")) if self.lines and key else None
+        where = self.source if line is None else f"{self.source}:{line}"
+        return ConfigError(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
     def expand(self, value: Any, key: str) -> Any:
         if isinstance(value, str):
@@ -341,17 +167,106 @@ class _Reader:
 
         return _ENV_REFERENCE.sub(replace, text)
 
-    def reject_unknown(self, data: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
+    def reject_unknown(self, data: Mapping[str, Any], known: set[str], prefix: str) -> None:
         unknown = sorted(str(k) for k in data if k not in known)
         if unknown:
             raise self.error(
                 prefix + unknown[0], f"unknown key (known: {', '.join(sorted(known))})"
             )
 
-    def mapping(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    def fields(
+        self, cls: type[Any], data: Mapping[str, Any], prefix: str
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The values `data` gives for the fields of dataclass `cls`, and the keys it used.
+
+        A field absent from `data` is left out, so the dataclass's own default applies. A field
+        that is itself a dataclass is read from the same level (its fields are keys here),
+        unless its metadata names a section of its own (`setting`).
+        """
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        used: set[str] = set()
+        for spec in dataclasses.fields(cls):
+            meta = spec.metadata
+            kind = hints[spec.name]
+            if meta.get("special"):
+                continue
+            component = isinstance(kind, type) and dataclasses.is_dataclass(kind)
+            if component and "setting" not in meta:
+                nested, nested_used = self.fields(kind, data, prefix)
+                values[spec.name] = kind(**nested)
+                used |= nested_used
+                continue
+            key = meta.get("setting", spec.name)
+            if key is None:
+                continue
+            if key not in data:
+                if isinstance(spec.default, Path):  # relative to the file, like a given path
+                    values[spec.name] = self.path(str(spec.default), f"{prefix}{key}")
+                continue
+            used.add(key)
+            if component:
+                section = self.mapping(data, key, prefix)
+                nested, nested_used = self.fields(kind, section, f"{prefix}{key}.")
+                self.reject_unknown(section, nested_used, f"{prefix}{key}.")
+                values[spec.name] = kind(**nested)
+            else:
+                values[spec.name] = self.value(data[key], kind, f"{prefix}{key}", meta)
+        return values, used
+
+    def value(self, value: Any, kind: Any, key: str, meta: Mapping[str, Any]) -> Any:
+        """`value` as a field of type `kind` takes it, checked against the field's metadata."""
+        options = _options(kind)
+        if value is None and type(None) in options:
+            return None
+        kind = next(option for option in options if option is not type(None))
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise self.error(key, "must be true or false")
+            return value
+        if kind in (int, float):
+            return self.number(value, key, kind, meta.get("minimum"))
+        if kind is Path:
+            return self.path(value, key)
+        if isinstance(kind, type) and issubclass(kind, StrEnum):
+            try:
+                return kind(value)
+            except ValueError:
+                members = [member.value for member in kind]
+                raise self.error(key, f"must be {_one_of(members)}") from None
+        if get_origin(kind) is tuple:
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise self.error(key, "must be a list of strings")
+            return tuple(value)
+        if kind is str:
+            if not isinstance(value, str) or not value:
+                raise self.error(key, "must be a non-empty string")
+            choices = meta.get("choices")
+            if choices and value.upper() not in choices:
+                raise self.error(key, f"must be {_one_of(list(choices))}")
+            return value.upper() if choices else value
+        raise AssertionError(f"no reader for {kind!r} ({key})")
+
+    def number(self, value: Any, key: str, kind: type, minimum: float | None) -> int | float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise self.error(key, f"must be a number, not {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "must be a number")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum:g}")
+        if kind is int:
+            if value != int(value):
+                raise self.error(key, "must be a whole number")
+            return int(value)
+        return float(value)
+
+    def mapping(self, data: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
         value = data.get(key) or {}
         if not isinstance(value, dict):
-            raise self.error(key, "must be a mapping")
+            raise self.error(prefix + key, "must be a mapping")
         return value
 
     def string(self, data: Mapping[str, Any], key: str, default: str, prefix: str = "") -> str:
@@ -360,47 +275,36 @@ class _Reader:
             raise self.error(prefix + key, "must be a non-empty string")
         return value
 
-    def url(self, data: Mapping[str, Any], key: str, default: str, prefix: str) -> str:
-        value = self.string(data, key, default, prefix)
-        if not value.startswith(("https://", "http://")):
-            raise self.error(prefix + key, "must be an http(s) URL")
-        return value.rstrip("/")
-
-    def number(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        default: float,
-        *,
-        minimum: float,
-        prefix: str = "",
-    ) -> float:
-        value = data.get(key, default)
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise self.error(prefix + key, f"must be a number, not {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(prefix + key, "must be a number")
-        if value < minimum:
-            raise self.error(prefix + key, f"must be at least {minimum:g}")
-        return float(value)
-
     def path(self, value: Any, key: str) -> Path:
         if not isinstance(value, str) or not value:
             raise self.error(key, "must be a path")
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
-    def listen(self, data: Mapping[str, Any]) -> tuple[str, int]:
-        text = self.string(data, "listen", "0.0.0.0:9108")
-        host, _, port = text.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise self.error("listen", f"must be HOST:PORT, not {text!r}")
-        return host.strip("[]"), int(port)
+    def endpoints(self, value: Any, defaults: Endpoints) -> Endpoints:
+        data = self.mapping({"endpoints": value}, "endpoints")
+        known = {f.name for f in dataclasses.fields(Endpoints)}
+        self.reject_unknown(data, known, "endpoints.")
+        urls = {name: self.url(data, name, getattr(defaults, name)) for name in known}
+        return Endpoints(**urls)
 
-    def auth(self, value: Any) -> AuthSettings:
+    def url(self, data: Mapping[str, Any], key: str, default: str) -> str:
+        value = self.string(data, key, default, "endpoints.")
+        if not value.startswith(("https://", "http://")):
+            raise self.error(f"endpoints.{key}", "must be an http(s) URL")
+        return value.rstrip("/")
+
+    def listen(self, value: Any) -> Listen:
+        if value is None:
+            return Listen()
+        if not isinstance(value, str) or not value:
+            raise self.error("listen", "must be a non-empty string")
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise self.error("listen", f"must be HOST:PORT, not {value!r}")
+        return Listen(host.strip("[]"), int(port))
+
+    def auth(self, value: Any) -> AuthConfig:
         if value is None:
             # No auth configured: the SDKs' AK/SK variables if both are set, else a token.
             if self.environ.get(SDK_AK_ENV) and self.environ.get(SDK_SK_ENV):
@@ -418,7 +322,7 @@ class _Reader:
         if mode == "iam_password":
             if not isinstance(body, dict):
                 raise self.error("auth.iam_password", "must be a mapping")
-            known = frozenset({"domain", "user", "password_file", "project_id"})
+            known = {"domain", "user", "password_file", "project_id"}
             self.reject_unknown(body, known, "auth.iam_password.")
             missing = sorted(k for k in known if not isinstance(body.get(k), str) or not body[k])
             if missing:
@@ -432,7 +336,7 @@ class _Reader:
         if mode == "aksk":
             if not isinstance(body, dict):
                 raise self.error("auth.aksk", "must be a mapping")
-            self.reject_unknown(body, _AKSK_KEYS, "auth.aksk.")
+            self.reject_unknown(body, {"ak_file", "sk_file", "ak_env", "sk_env"}, "auth.aksk.")
             if "ak_file" in body or "sk_file" in body:
                 if not {"ak_file", "sk_file"} <= set(body) or {"ak_env", "sk_env"} & set(body):
                     raise self.error("auth.aksk", "give ak_file and sk_file, or ak_env and sk_env")
@@ -450,3 +354,19 @@ class _Reader:
         return AkSkEnvAuth(
             ak_variable, sk_variable, self.environ.get(ak_variable), self.environ.get(sk_variable)
         )
+
+
+def _default(cls: type[Any], name: str) -> Any:
+    """The default a dataclass declares for one of its fields."""
+    return next(spec.default for spec in dataclasses.fields(cls) if spec.name == name)
+
+
+def _options(kind: Any) -> tuple[Any, ...]:
+    """The types a field accepts: the members of a union, or the one type."""
+    if get_origin(kind) in (Union, types.UnionType):
+        return get_args(kind)
+    return (kind,)
+
+
+def _one_of(choices: list[str]) -> str:
+    return f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]

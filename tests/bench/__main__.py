@@ -36,7 +36,7 @@ from fdi_drift.kinds.contract import LiveEntry
 from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS, FdiTaskSpec, decode_task, live_task
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
-from fdi_drift.settings import Endpoints, Settings, TokenEnvAuth
+from fdi_drift.settings import settings_from_mapping
 from fdi_drift.yaml_documents import dump_document
 
 SAMPLES = Path(__file__).parents[2] / "daemon/fdi_drift/emulator/samples"
@@ -200,13 +200,14 @@ async def bench_cycle(tasks: int) -> None:
         body["task"]["task_name"] = f"task-{index:05d}"
         emulator.store.add_task(PROJECT, INSTANCE, body)
     root = write_desired_tree(template, tasks)
-    settings = Settings(
-        desired_state=root,
-        endpoints=Endpoints("http://bench", "http://bench", "http://bench"),
-        auth=TokenEnvAuth("X", "bench"),
-        rate_limit_per_second=1e9,
-        concurrency=64,
-    )
+    config = {
+        "desired_state": str(root),
+        "endpoints": {"fdi": "http://bench", "drs": "http://bench", "iam": "http://bench"},
+        "auth": {"token_env": "X"},
+        "rate_limit_per_second": 1e9,
+        "concurrency": 64,
+    }
+    settings = settings_from_mapping(config, base_dir=root, environ={"X": "bench"})
     runtime = Runtime(
         settings,
         transport=in_process(emulator),

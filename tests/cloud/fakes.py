@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from typing import Any
 
 import httpx
 import orjson
 
-from fdi_drift.cloud.client import ApiClient
+from fdi_drift.cloud.client import ApiClient, ClientPolicy
 
 BASE_URL = "https://roma.example.test"
 
@@ -75,13 +76,19 @@ def make_api(
     jitter: Iterable[float] | None = None,
     **options: Any,
 ) -> ApiClient:
-    """An ApiClient over `handler` whose sleeps, clock and jitter the test controls."""
+    """An ApiClient over `handler` whose sleeps, clock and jitter the test controls.
+
+    Options named like ClientPolicy's fields (timeout, retry, ...) make its policy.
+    """
     draws = iter(jitter) if jitter is not None else None
+    policy_fields = {f.name for f in fields(ClientPolicy)}
+    policy = ClientPolicy(**{k: options.pop(k) for k in list(options) if k in policy_fields})
     return ApiClient(
         service="fdi",
         base_url=BASE_URL,
         auth=options.pop("auth", None),
         transport=httpx.MockTransport(handler),
+        policy=policy,
         sleep=fake.sleep,
         monotonic=fake.monotonic,
         jitter=(lambda: next(draws)) if draws is not None else (lambda: 1.0),

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fdi_drift.cloud.auth import StaticToken, TokenAuth
-from fdi_drift.cloud.client import MAYBE_PROCESSED, ApiClient, RetryPolicy
+from fdi_drift.cloud.client import MAYBE_PROCESSED, ApiClient, ClientPolicy, RetryPolicy
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.errors import OutcomeUnknownError, TransportError
 from tests.cloud.fakes import FakeTime
@@ -48,8 +48,7 @@ def client(
         base_url=base_url,
         auth=TokenAuth(StaticToken(TOKEN, "the test token")),
         transport=transport,
-        timeout=timeout,
-        retry=RetryPolicy(attempts=attempts),
+        policy=ClientPolicy(timeout=timeout, retry=RetryPolicy(attempts=attempts)),
         sleep=clock.sleep,
         monotonic=clock.monotonic,
         jitter=lambda: 1.0,

@@ -17,10 +17,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from fdi_drift.credentials import AkSkFileAuth
 from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.server import DaemonState, create_app
-from fdi_drift.settings import AkSkFileAuth, Settings, settings_from_mapping
+from fdi_drift.settings import Settings, settings_from_mapping
 from tests.conftest import require_binary
 
 KUSTOMIZE = Path(__file__).resolve().parents[2] / "deploy" / "kustomize"
@@ -244,7 +245,7 @@ def test_probes_reach_the_daemon_endpoints_on_its_listen_port(
         kind: (daemon[kind]["httpGet"]["path"], ports.get(daemon[kind]["httpGet"]["port"]))
         for kind in ("startupProbe", "livenessProbe", "readinessProbe")
     }
-    port = daemon_settings(docs).listen_port
+    port = daemon_settings(docs).listen.port
     assert probes == {
         "startupProbe": ("/healthz", port),
         "livenessProbe": ("/healthz", port),
@@ -351,10 +352,10 @@ def test_config_is_valid_for_the_daemon_in_the_overlays_mode(
 ) -> None:
     """The rendered config.yaml loads as daemon settings, in observe or auto mode."""
     settings = daemon_settings(rendered[overlay])
-    assert settings.reconcile.mode is mode
+    assert settings.rails.mode is mode
     assert settings.audit_log == Path("/var/lib/fdi-drift/audit.jsonl")
     assert settings.secrets_dir == Path("/var/run/secrets/fdi-drift-writes")
-    assert (settings.listen_host, settings.listen_port) == ("0.0.0.0", 9108)  # noqa: S104
+    assert (settings.listen.host, settings.listen.port) == ("0.0.0.0", 9108)  # noqa: S104
 
 
 def test_overlays_differ_only_in_reconcile_mode_and_write_secrets(
@@ -423,4 +424,4 @@ def test_a_write_in_flight_can_finish_before_the_pod_is_killed(
     docs = rendered[overlay]
     settings = daemon_settings(docs)
     kill_after = pod_spec(docs)["terminationGracePeriodSeconds"]
-    assert settings.shutdown_grace_seconds + settings.request_timeout_seconds < kill_after
+    assert settings.schedule.shutdown_grace_seconds + settings.client.timeout < kill_after

@@ -29,7 +29,6 @@ from fdi_drift.emulator.app import EmulatorConfig
 from fdi_drift.emulator.faults import RandomFaults
 from fdi_drift.emulator.validation import TaskUpdate
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
-from fdi_drift.settings import AkSkEnvAuth, AkSkFileAuth, TokenFileAuth
 from tests.conftest import INSTANCE, PROJECT, TOKEN, seed_002
 from tests.faults.world import (
     BYSTANDER,
@@ -80,6 +79,7 @@ def row(
 
 
 TARGET_PATH = f"{TASKS_PATH}/{TARGET}$"
+AKSK_ENV = {"aksk": {"ak_env": "AK", "sk_env": "SK"}}
 
 
 def hand_edit(world: World, description: str = "edited by hand", task_id: str = TARGET) -> None:
@@ -379,7 +379,7 @@ async def row_fighting_writer(world: World) -> None:
 async def row_token_revoked_then_rotated(world: World) -> Expect:
     token = world.desired.parent / "token"
     token.write_text(TOKEN)
-    world.build(auth=TokenFileAuth(token))
+    world.build(auth={"token_file": str(token)})
     assert world.status(await world.cycle()).status is Status.IN_SYNC
     token.write_text("revoked-token")
     world.emulator.requests.clear()
@@ -397,19 +397,19 @@ async def row_token_revoked_then_rotated(world: World) -> Expect:
     clock_offset=1200.0,
 )
 async def row_clock_skew(world: World) -> Expect:
-    world.build(auth=AkSkEnvAuth("AK", "SK", KEY.access_key, KEY.secret_key))
+    world.build(auth=AKSK_ENV, environ={"AK": KEY.access_key, "SK": KEY.secret_key})
     await unknown_target(world, "clock is 20 minutes behind the server's", "NTP")
     return Expect(bystander=(Status.UNKNOWN,))
 
 
 @row("credentials", "a wrong secret key until the access key locks", "unknown: locked, saying so")
 async def row_key_locked(world: World) -> Expect:
-    world.build(auth=AkSkEnvAuth("AK", "SK", KEY.access_key, "wrong-secret"))
+    world.build(auth=AKSK_ENV, environ={"AK": KEY.access_key, "SK": "wrong-secret"})
     for _ in range(10):  # each cycle's list fails once; the sixth failure locks the key
         await world.cycle()
         if world.emulator.credentials.locked_until(KEY.access_key) is not None:
             break
-    world.build(auth=AkSkEnvAuth("AK", "SK", KEY.access_key, KEY.secret_key))
+    world.build(auth=AKSK_ENV, environ={"AK": KEY.access_key, "SK": KEY.secret_key})
     await unknown_target(world, "locked")
     return Expect(bystander=(Status.UNKNOWN,))
 
@@ -423,7 +423,7 @@ async def row_key_rotated(world: World) -> Expect:
     ak, sk = world.desired.parent / "ak", world.desired.parent / "sk"
     ak.write_text(KEY.access_key)
     sk.write_text(KEY.secret_key)
-    world.build(auth=AkSkFileAuth(ak, sk))
+    world.build(auth={"aksk": {"ak_file": str(ak), "sk_file": str(sk)}})
     assert world.status(await world.cycle()).status is Status.IN_SYNC
     from fdi_drift.emulator.app import KeyPair
 

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode, ResourceStatus, Status
+from fdi_drift.drift.model import CycleReport, Kind, ResourceStatus, Status
 from fdi_drift.drift.report import render_text, report_to_json
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, KeyPair, serve
 from fdi_drift.exporter import export_resources
@@ -35,7 +35,6 @@ from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
-from fdi_drift.settings import ReconcileSettings, Settings
 from tests.conftest import (
     API_TASK,
     INSTANCE,
@@ -64,17 +63,23 @@ class World:
     desired: Path
     runtime: Runtime
     caplog: pytest.LogCaptureFixture
+    options: dict[str, Any] = field(default_factory=dict)  # configuration keys, as in a file
+    environ: dict[str, str] = field(default_factory=dict)
     reports: list[CycleReport] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
     bystander_detail: str = ""
 
-    def build(self, *, socket: bool = True, **overrides: Any) -> Runtime:
-        """A runtime like the world's own with some settings changed; it becomes the world's.
+    def build(
+        self, *, socket: bool = True, environ: dict[str, str] | None = None, **changes: Any
+    ) -> Runtime:
+        """A runtime configured like the world's own with some keys changed; it becomes the world's.
 
-        Without `socket` it talks to the emulator in process (the soak: its subject is the
-        daemon's memory and cycles over many tasks, not the socket).
+        `environ` adds variables. Without `socket` it talks to the emulator in process (the soak:
+        its subject is the daemon's memory and cycles over many tasks, not the socket).
         """
-        settings: Settings = replace(self.runtime.settings, **overrides)
+        self.options = {**self.options, **changes}
+        self.environ = {**self.environ, **(environ or {})}
+        settings = settings_for(self.desired, self.url, environ=self.environ, **self.options)
         transport = None if socket else in_process(self.emulator)
         metrics = DaemonMetrics(CollectorRegistry(), version="t")
         self.runtime = Runtime(settings, transport=transport, metrics=metrics)
@@ -259,20 +264,14 @@ async def make_world(
     )
     await exporting.aclose()
     served = await serve_emulator(emulator)
-    settings = settings_for(
-        desired,
-        base_url=served.url,
-        reconcile=ReconcileSettings(mode=ReconcileMode.AUTO, backoff_base_seconds=0.0),
-        secret_env={"FDI_DRIFT_SECRET_DB_CONN": SECRET},
-        audit_log=tmp_path / "audit.jsonl",
-    )
-    world = World(
-        emulator,
-        served.url,
-        desired,
-        Runtime(settings, metrics=DaemonMetrics(CollectorRegistry(), version="t")),
-        caplog,
-    )
+    options = {
+        "reconcile": {"mode": "auto", "backoff_base_seconds": 0.0},
+        "audit_log": tmp_path / "audit.jsonl",
+    }
+    environ = {"FDI_DRIFT_TOKEN": TOKEN, "FDI_DRIFT_SECRET_DB_CONN": SECRET}
+    settings = settings_for(desired, served.url, environ=environ, **options)
+    runtime = Runtime(settings, metrics=DaemonMetrics(CollectorRegistry(), version="t"))
+    world = World(emulator, served.url, desired, runtime, caplog, options, environ)
     path = world.desired_file(BYSTANDER)
     path.write_text(path.read_text().replace(SECRET, "{secretRef: db/conn}"))
     world.bystander_detail = world.stored(BYSTANDER)

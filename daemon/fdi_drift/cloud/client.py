@@ -39,7 +39,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from types import TracebackType
@@ -91,13 +91,19 @@ class ResponseObserver(Protocol):
     def __call__(self, service: str, method: str, code: str, seconds: float) -> None: ...
 
 
+# Field metadata, read by the configuration parser: `setting` is the YAML key (None: not
+# configurable), `minimum` the least value it takes.
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how patiently a request is tried; `attempts` counts the first try."""
 
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 30.0
+    attempts: int = field(default=4, metadata={"setting": "retry_attempts", "minimum": 1})
+    base_delay: float = field(
+        default=0.5, metadata={"setting": "retry_base_delay_seconds", "minimum": 0.0}
+    )
+    max_delay: float = field(default=30.0, metadata={"setting": None})
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
@@ -108,7 +114,27 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2.0 ** min(retry, 64)) * jitter
 
 
-DEFAULT_RETRY = RetryPolicy()
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """How every request of a cloud client is bounded, paced, retried and trusted.
+
+    `timeout` bounds each attempt as a whole (connect, send, headers, body), not just each
+    network operation; `max_response_bytes` the size of an answer; `rate_limit_per_second` is
+    shared by all requests of one client; `ca_bundle` replaces the system's trusted CAs.
+    """
+
+    timeout: float = field(
+        default=10.0, metadata={"setting": "request_timeout_seconds", "minimum": 0.1}
+    )
+    max_response_bytes: int = field(default=64 * 1024 * 1024, metadata={"minimum": 65536})
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit_per_second: float = field(default=20.0, metadata={"minimum": 0.1})
+    ca_bundle: Path | None = None
+
+    @property
+    def verify(self) -> bool | str:
+        """What to verify TLS against: the CA bundle, or the system store."""
+        return str(self.ca_bundle) if self.ca_bundle else True
 
 
 class RateLimiter:
@@ -234,8 +260,7 @@ class ApiClient:
     """One service's HTTP client; `request` answers parsed JSON or raises `fdi_drift.errors`.
 
     `path` is relative to `base_url` and must start with "/"; errors name "METHOD /path".
-    `timeout` bounds each attempt as a whole, not just each network operation, and
-    `max_response_bytes` the size of an answer.
+    `policy` bounds, paces and retries every request (see ClientPolicy).
     Close it with `aclose()` or use it as an async context manager.
     """
 
@@ -246,34 +271,30 @@ class ApiClient:
         base_url: str,
         auth: httpx.Auth | None,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 10.0,
-        max_response_bytes: int = 64 * 1024 * 1024,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        rate_limit_per_second: float = 20.0,
+        policy: ClientPolicy = ClientPolicy(),
         observer: ResponseObserver | None = None,
         user_agent: str = "fdi-drift",
-        verify: bool | str = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._service = service
-        self._timeout = timeout
-        self._max_response_bytes = max_response_bytes
-        self._retry = retry
+        self._timeout = policy.timeout
+        self._max_response_bytes = policy.max_response_bytes
+        self._retry = policy.retry
         self._observer = observer
         self._sleep = sleep
         self._monotonic = monotonic
         self._jitter = jitter
         self._clock = clock
-        self._limiter = RateLimiter(rate_limit_per_second, monotonic=monotonic, sleep=sleep)
+        self._limiter = RateLimiter(policy.rate_limit_per_second, monotonic=monotonic, sleep=sleep)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
             transport=transport,
-            timeout=httpx.Timeout(timeout),
-            verify=tls_verify(verify),
+            timeout=httpx.Timeout(policy.timeout),
+            verify=tls_verify(policy.verify),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             event_hooks={"request": [_handed_over]},
         )
