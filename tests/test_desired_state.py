@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from fdi_drift.checkout import git_revision
+from fdi_drift.cloud.identifiers import ID_RULE, check_id
 from fdi_drift.desired_files import OpenedFile
 from fdi_drift.desired_state import DesiredStateLoader
 from fdi_drift.drift.model import Kind, ReconcileMode
-from fdi_drift.errors import DesiredStateError
+from fdi_drift.errors import DesiredStateError, InvalidIdentifierError, SecretError
+from fdi_drift.secrets import SecretResolver
 
 VALID = """\
 apiVersion: fdi-drift/v1
@@ -125,6 +127,31 @@ def test_secret_refs_are_checked(tmp_path: Path) -> None:
     text = VALID.replace('pageSize: "10"', "pageSize: {secretRef: nokey}")
     assert any(
         "/secretRef: must be NAME/KEY" in p for p in problems_of(tree(tmp_path, {"a.yaml": text}))
+    )
+
+
+@pytest.mark.parametrize("reference", ["_db/pw", "db/.pw", "d b/pw", "db/pw\u00e9"])
+def test_secret_refs_the_resolver_would_refuse_are_problems_of_their_file(
+    tmp_path: Path, reference: str
+) -> None:
+    """NAME/KEY is checked as the resolver reads it, so a bad one fails validation, not a write."""
+    with pytest.raises(SecretError):
+        SecretResolver(None, {})(reference)
+    text = VALID.replace('pageSize: "10"', f"pageSize: {{secretRef: '{reference}'}}")
+    pointer = "/spec/task_detail/sourceSelectedDatasource/bodyRaw/pageSize/secretRef"
+    assert problems_of(tree(tmp_path, {"a.yaml": text})) == (
+        f"a.yaml:15: {pointer}: must be NAME/KEY",
+    )
+
+
+@pytest.mark.parametrize("value", ["a/b", "x" * 65, "caf\u00e9"])
+def test_metadata_ids_follow_the_rule_for_ids_in_urls(tmp_path: Path, value: str) -> None:
+    """An id a URL path would refuse is a problem at /metadata, said with the same rule."""
+    with pytest.raises(InvalidIdentifierError):
+        check_id("task_id", value)
+    text = VALID.replace("  instance_id: ", f"  id: '{value}'\n  instance_id: ")
+    assert problems_of(tree(tmp_path, {"a.yaml": text})) == (
+        f"a.yaml:6: /metadata/id: an id is {ID_RULE}",
     )
 
 

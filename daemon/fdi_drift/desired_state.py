@@ -16,15 +16,14 @@ import hashlib
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from fdi_drift.checkout import git_revision
+from fdi_drift.cloud.identifiers import ID_RULE, is_id
 from fdi_drift.desired_files import (
     CheckoutChangedError,
     FileStamp,
@@ -45,14 +44,15 @@ from fdi_drift.drift.model import (
     ResourceKey,
     RunningPolicy,
 )
+from fdi_drift.drift.pointer import child_pointer, split_pointer
+from fdi_drift.drift.secret_ref import reference_problems
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds.catalog import SPECS
 from fdi_drift.kinds.contract import KindSpec, Scope
-from fdi_drift.yaml_documents import LineIndex, RefusedYAMLError, load_documents
+from fdi_drift.yaml_documents import LineIndex, UnreadableYAMLError, load_documents
 
 API_VERSION = "fdi-drift/v1"
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "policy", "ignore")
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,13 +270,8 @@ def _parse_text(
 ) -> tuple[DesiredResource | None, list[Problem]]:
     try:
         documents = load_documents(text)
-    except RefusedYAMLError as error:
+    except UnreadableYAMLError as error:
         return None, [Problem(relative, error.line, "", error.message)]
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(error, "problem", None) or str(error)
-        return None, [Problem(relative, line, "", f"not valid YAML: {reason}")]
     if len(documents) != 1:
         return None, [Problem(relative, None, "", "a file holds exactly one resource document")]
     raw = documents[0]
@@ -288,16 +283,66 @@ def _parse_text(
     elif not findings:
         findings = [("", "the document must be a mapping")]
     lines = LineIndex(text)
-    return None, [Problem(relative, lines.line_of(ptr), ptr, msg) for ptr, msg in findings]
+    return None, [
+        Problem(relative, lines.line_at(split_pointer(ptr)), ptr, msg) for ptr, msg in findings
+    ]
+
+
+_Finding = tuple[str, str]  # (pointer, message)
 
 
 def _build(
     relative: str, raw: dict[str, Any], specs: Mapping[Kind, KindSpec]
-) -> tuple[DesiredResource | None, list[tuple[str, str]]]:
-    found: list[tuple[str, str]] = []
-    for key in raw:
-        if key not in _TOP_KEYS:
-            found.append((f"/{key}", f"unknown field (known: {', '.join(_TOP_KEYS)})"))
+) -> tuple[DesiredResource | None, list[_Finding]]:
+    """The resource a JSON-clean document declares, or every problem found in it."""
+    identified, found = _envelope(raw, specs)
+    if identified is None:
+        return None, found
+    kind, rules = identified
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, dict):
+        return None, [*found, ("/metadata", "must be a mapping")]
+    found.extend(_metadata_problems(metadata, rules.needs_instance))
+    spec = raw.get("spec", {})
+    if not isinstance(spec, dict):
+        return None, [*found, ("/spec", "must be a mapping")]
+    name = metadata.get("name")
+    if isinstance(name, str):
+        found.extend((p.pointer, p.message) for p in rules.validate(name, spec))
+    policy, problems = _policy(raw.get("policy", {}), kind, rules)
+    found.extend(problems)
+    ignore, problems = _ignore_patterns(raw.get("ignore", []))
+    found.extend(problems)
+    found.extend(reference_problems(spec, "/spec"))
+    if found or not isinstance(name, str):
+        return None, found
+    scope = Scope(metadata["project_id"], metadata.get("instance_id", ""))
+    document = rules.desired_document(name, cast(JSONObject, spec))
+    identity = ResourceKey(kind, scope.project_id, scope.instance_id, name, metadata.get("id", ""))
+    resource = DesiredResource(
+        key=identity,
+        scope=scope,
+        source=relative,
+        document=document,
+        prepared=prepare_desired(document, compile_ignore([*rules.default_ignore, *ignore])),
+        reconcile=policy.reconcile,
+        ignore=ignore,
+        running=policy.running,
+        allow_create=policy.allow_create,
+        options=policy.options,
+    )
+    return resource, []
+
+
+def _envelope(
+    raw: dict[str, Any], specs: Mapping[Kind, KindSpec]
+) -> tuple[tuple[Kind, KindSpec] | None, list[_Finding]]:
+    """Top-level keys, apiVersion and kind; without a kind managed here nothing more is checked."""
+    found = [
+        (f"/{key}", f"unknown field (known: {', '.join(_TOP_KEYS)})")
+        for key in raw
+        if key not in _TOP_KEYS
+    ]
     if raw.get("apiVersion") != API_VERSION:
         found.append(("/apiVersion", f"must be {API_VERSION}"))
     try:
@@ -305,121 +350,99 @@ def _build(
     except ValueError:
         known = ", ".join(k.value for k in Kind if k in specs)
         return None, [*found, ("/kind", f"must be one of {known}")]
-    spec_rules = specs.get(kind)
-    if spec_rules is None:
+    rules = specs.get(kind)
+    if rules is None:
         return None, [*found, ("/kind", f"{kind} is not managed yet")]
-    metadata = raw.get("metadata")
-    if not isinstance(metadata, dict):
-        return None, [*found, ("/metadata", "must be a mapping")]
+    return (kind, rules), found
+
+
+def _metadata_problems(metadata: dict[str, Any], needs_instance: bool) -> list[_Finding]:
+    """A name and the ids of the scope (and of the resource, if given), nothing else."""
     names = (
         ["name", "project_id", "instance_id", "id"]
-        if spec_rules.needs_instance
+        if needs_instance
         else ["name", "project_id", "id"]
     )
-    for key in metadata:
-        if key not in names:
-            found.append((f"/metadata/{key}", f"unknown field (known: {', '.join(names)})"))
+    found = [
+        (f"/metadata/{key}", f"unknown field (known: {', '.join(names)})")
+        for key in metadata
+        if key not in names
+    ]
     for key in names:
         value = metadata.get(key)
-        required = key != "id"
-        if value is None and not required:
+        if value is None and key == "id":  # the only optional one
             continue
         if not isinstance(value, str) or not value:
             found.append((f"/metadata/{key}", "required, a non-empty string"))
-        elif key != "name" and (len(value) > 64 or not set(value) <= _ID_CHARS):
-            found.append((f"/metadata/{key}", "an id is 1-64 letters, digits, '-' or '_'"))
-    spec = raw.get("spec", {})
-    if not isinstance(spec, dict):
-        return None, [*found, ("/spec", "must be a mapping")]
-    name = metadata.get("name")
-    if isinstance(name, str):
-        found.extend((p.pointer, p.message) for p in spec_rules.validate(name, spec))
-    policy = raw.get("policy", {})
+        elif key != "name" and not is_id(value):
+            found.append((f"/metadata/{key}", f"an id is {ID_RULE}"))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What a file's `policy` asks of corrections to its resource."""
+
     reconcile: ReconcileMode | None = None
     running: RunningPolicy | None = None
+    allow_create: bool = False
+    options: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+def _policy(policy: Any, kind: Kind, rules: KindSpec) -> tuple[_Policy, list[_Finding]]:
+    """The policy declared, and its problems; one that is not a mapping counts as none."""
     if not isinstance(policy, dict):
-        found.append(("/policy", "must be a mapping"))
-        policy = {}
-    else:
-        policy_keys = ("reconcile", "running", "allow_create", *spec_rules.write_options)
-        for key in policy:
-            if key not in policy_keys:
-                found.append((f"/policy/{key}", f"unknown field (known: {', '.join(policy_keys)})"))
-        for key in ("allow_create", *spec_rules.write_options):
-            if key in policy and not isinstance(policy[key], bool):
-                found.append((f"/policy/{key}", "must be true or false"))
-        if policy.get("allow_create") and not spec_rules.can_create:
-            found.append(("/policy/allow_create", f"{kind} cannot be created by fdi-drift"))
-        if "reconcile" in policy:
-            try:
-                reconcile = ReconcileMode(policy["reconcile"])
-            except ValueError:
-                found.append(("/policy/reconcile", "must be observe, dry-run or auto"))
-        if "running" in policy:
-            try:
-                running = RunningPolicy(policy["running"])
-            except ValueError:
-                found.append(("/policy/running", "must be skip or stop-update-start"))
-    ignore = raw.get("ignore", [])
+        return _Policy(), [("/policy", "must be a mapping")]
+    found: list[_Finding] = []
+    known = ("reconcile", "running", "allow_create", *rules.write_options)
+    for key in policy:
+        if key not in known:
+            found.append((f"/policy/{key}", f"unknown field (known: {', '.join(known)})"))
+    for key in ("allow_create", *rules.write_options):
+        if key in policy and not isinstance(policy[key], bool):
+            found.append((f"/policy/{key}", "must be true or false"))
+    if policy.get("allow_create") and not rules.can_create:
+        found.append(("/policy/allow_create", f"{kind} cannot be created by fdi-drift"))
+    reconcile: ReconcileMode | None = None
+    running: RunningPolicy | None = None
+    if "reconcile" in policy:
+        try:
+            reconcile = ReconcileMode(policy["reconcile"])
+        except ValueError:
+            found.append(("/policy/reconcile", "must be observe, dry-run or auto"))
+    if "running" in policy:
+        try:
+            running = RunningPolicy(policy["running"])
+        except ValueError:
+            found.append(("/policy/running", "must be skip or stop-update-start"))
+    declared = _Policy(
+        reconcile=reconcile,
+        running=running,
+        allow_create=bool(policy.get("allow_create", False)),
+        options={k: policy[k] for k in rules.write_options if k in policy},
+    )
+    return declared, found
+
+
+def _ignore_patterns(ignore: Any) -> tuple[tuple[str, ...], list[_Finding]]:
+    """The file's ignore patterns, and their problems: each is checked alone, so all are named."""
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
-        found.append(("/ignore", "must be a list of JSON pointer patterns"))
-        ignore = []
+        return (), [("/ignore", "must be a list of JSON pointer patterns")]
+    found: list[_Finding] = []
     for index, pattern in enumerate(ignore):
         try:
             compile_ignore([pattern], where=f"/ignore/{index}")
         except DocumentError as error:
             found.append((f"/ignore/{index}", str(error)))
-    found.extend(_secret_ref_problems(spec, "/spec"))
-    if found or not isinstance(name, str):
-        return None, found
-    scope = Scope(metadata["project_id"], metadata.get("instance_id", ""))
-    document = spec_rules.desired_document(name, cast(JSONObject, spec))
-    rules = compile_ignore([*spec_rules.default_ignore, *ignore])
-    identity = ResourceKey(kind, scope.project_id, scope.instance_id, name, metadata.get("id", ""))
-    return (
-        DesiredResource(
-            key=identity,
-            scope=scope,
-            source=relative,
-            document=document,
-            prepared=prepare_desired(document, rules),
-            reconcile=reconcile,
-            ignore=tuple(ignore),
-            running=running,
-            allow_create=bool(policy.get("allow_create", False)),
-            options={k: policy[k] for k in spec_rules.write_options if k in policy},
-        ),
-        [],
-    )
+    return tuple(ignore), found
 
 
-def _secret_ref_problems(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        if "secretRef" in value:
-            ref = value["secretRef"]
-            if len(value) != 1:
-                yield pointer, "a secretRef mapping holds nothing else"
-            elif (
-                not isinstance(ref, str)
-                or ref.count("/") != 1
-                or ref.startswith("/")
-                or ref.endswith("/")
-            ):
-                yield f"{pointer}/secretRef", "must be NAME/KEY"
-            return
-        for key, item in value.items():
-            yield from _secret_ref_problems(item, f"{pointer}/{_escape(key)}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _secret_ref_problems(item, f"{pointer}/{index}")
-
-
-def _json_problems(value: Any, pointer: str) -> list[tuple[str, str]]:
+def _json_problems(value: Any, pointer: str) -> list[_Finding]:
     """Everything that JSON cannot carry: non-string keys, dates, binary, NaN, deep nesting.
 
     Iterative, so it is safe on any depth, and it runs before anything recursive does.
     """
-    found: list[tuple[str, str]] = []
+    found: list[_Finding] = []
     too_deep = False
     stack: list[tuple[Any, str, int]] = [(value, pointer, 1)]
     while stack:
@@ -433,18 +456,16 @@ def _json_problems(value: Any, pointer: str) -> list[tuple[str, str]]:
                 if not isinstance(key, str):
                     found.append((where, f"key {key!r} is not a string; quote it"))
                     continue
-                stack.append((child, f"{where}/{_escape(key)}", depth + 1))
+                stack.append((child, child_pointer(where, key), depth + 1))
         elif isinstance(item, list):
-            stack.extend((child, f"{where}/{i}", depth + 1) for i, child in enumerate(item))
+            stack.extend(
+                (child, child_pointer(where, i), depth + 1) for i, child in enumerate(item)
+            )
         elif isinstance(item, float) and not math.isfinite(item):
             found.append((where, "JSON has no NaN or infinity"))
         elif item is not None and not isinstance(item, bool | int | float | str):
             found.append((where, f"a {type(item).__name__} is not JSON; quote it"))
     return found
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _duplicates(resources: list[DesiredResource]) -> list[Problem]:

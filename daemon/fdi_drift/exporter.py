@@ -25,6 +25,7 @@ from fdi_drift.drift.model import JSONValue, Kind
 from fdi_drift.drift.model import Path as JSONPath
 from fdi_drift.drift.pointer import format_pointer
 from fdi_drift.drift.redaction import looks_secret
+from fdi_drift.drift.secret_ref import make_reference, placeholder
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Scope
 from fdi_drift.yaml_documents import dump_document
@@ -90,7 +91,7 @@ async def export_resources(
             # What the kind ignores anyway (cursors) would only be noise in the file.
             spec = prune(specs[kind].export_spec(document), default_ignore)
             found: list[SecretPlaceholder] = []
-            spec = _placeholders(spec, _UNSAFE.sub("_", entry.name), (), False, found)
+            spec = _placeholders(spec, entry.name, (), False, found)
             metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
             if scope.instance_id:
                 metadata["instance_id"] = scope.instance_id
@@ -145,6 +146,6 @@ def _placeholders(
         reason = PlaceholderReason.SECRET_LOOKING_KEY
     else:
         return value
-    reference = f"{name}/{_UNSAFE.sub('_', '.'.join(str(part) for part in path))}"
+    reference = make_reference(name, ".".join(str(part) for part in path))
     found.append(SecretPlaceholder(format_pointer(("spec", *path)), reference, reason))
-    return {"secretRef": reference}
+    return placeholder(reference)

@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from fdi_drift.drift.secret_ref import parse_reference
 from fdi_drift.errors import SecretError
 
 SECRET_ENV_PREFIX = "FDI_DRIFT_SECRET_"  # noqa: S105 - a variable name prefix
-_REFERENCE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def env_name(reference: str) -> str:
@@ -34,11 +34,9 @@ class SecretResolver:
         return f"SecretResolver(directory={self._directory!s}, variables={len(self._environ)})"
 
     def __call__(self, reference: str) -> str:
-        matched = _REFERENCE.fullmatch(reference)
-        if matched is None:
-            raise SecretError(f"secretRef {reference!r} is not NAME/KEY")
+        name, key = parse_reference(reference)
         if self._directory is not None:
-            path = self._directory / matched.group(1) / matched.group(2)
+            path = self._directory / name / key
             try:
                 return path.read_text(encoding="utf-8").rstrip("\n")
             except FileNotFoundError:

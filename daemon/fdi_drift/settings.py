@@ -143,7 +143,7 @@ class _Reader:
     lines: LineIndex | None
 
     def error(self, key: str, message: str) -> ConfigError:
-        line = self.lines.line_of("/" + key.replace(".", "/")) if self.lines and key else None
+        line = self.lines.line_at(key.split(".")) if self.lines and key else None
         where = self.source if line is None else f"{self.source}:{line}"
         return ConfigError(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 

@@ -8,12 +8,15 @@ so they are never expanded and good text is parsed once. Mappings are built from
 of pending constructors, not by recursion, so with the C loader nesting is bounded only by
 libyaml (1,000 levels); the pure-Python composer recurses, and its RecursionError is the
 caller's to turn into a problem.
-Lines of JSON pointers are found by composing the text again, only when a problem needs one.
+Text that cannot be read raises UnreadableYAMLError (a yaml.YAMLError): InvalidYAMLError when it
+is not YAML, RefusedYAMLError (DuplicateKeyError, AliasError, MergeKeyError) when it is refused;
+either way `message` and `line` say what and where. Lines of paths of keys are found by composing
+the text again, only when a problem needs one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -21,16 +24,21 @@ from yaml.constructor import ConstructorError
 
 
 def load_documents(text: str) -> list[Any]:
-    """Every document in the text; RefusedYAMLError or yaml.YAMLError when it is not valid."""
+    """Every document in the text; UnreadableYAMLError (a yaml.YAMLError) when it is not valid."""
     try:
         return list(yaml.load_all(text, Loader=_Loader))
     except _NodeConstructedTwiceError:
         raise _alias_error(text) from None
-    except ConstructorError as error:
-        # Only an alias can make a node its own descendant.
-        if error.problem == "found unconstructable recursive node":
-            raise _alias_error(text) from None
+    except RefusedYAMLError:
         raise
+    except yaml.YAMLError as error:
+        # Only an alias can make a node its own descendant.
+        if (
+            isinstance(error, ConstructorError)
+            and error.problem == "found unconstructable recursive node"
+        ):
+            raise _alias_error(text) from None
+        raise InvalidYAMLError(error) from error
 
 
 def dump_document(document: dict[str, Any]) -> str:
@@ -48,13 +56,27 @@ def dump_document(document: dict[str, Any]) -> str:
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class RefusedYAMLError(yaml.YAMLError):
-    """Valid YAML that desired state does not allow; `line` (1-based) is where, when known."""
+class UnreadableYAMLError(yaml.YAMLError):
+    """Text no document is read from: `message` says why in one line, `line` (1-based) where."""
 
-    def __init__(self, message: str, line: int | None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, line: int | None, shown: str | None = None) -> None:
+        super().__init__(message if shown is None else shown)
         self.message = message
         self.line = line
+
+
+class InvalidYAMLError(UnreadableYAMLError):
+    """Text that is not YAML; str() is PyYAML's account of it, with its context."""
+
+    def __init__(self, error: yaml.YAMLError) -> None:
+        mark = getattr(error, "problem_mark", None)
+        reason = getattr(error, "problem", None) or str(error)
+        line = None if mark is None else mark.line + 1
+        super().__init__(f"not valid YAML: {reason}", line, str(error))
+
+
+class RefusedYAMLError(UnreadableYAMLError):
+    """Valid YAML that desired state does not allow."""
 
 
 class DuplicateKeyError(RefusedYAMLError):
@@ -151,13 +173,14 @@ def _alias_error(text: str) -> AliasError:
 
 
 class LineIndex:
-    """Finds the line of a JSON pointer in YAML text; composed only when a problem needs it."""
+    """Finds the line of a path of keys in YAML text; composed only when a problem needs it."""
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._root: yaml.Node | None = None
 
-    def line_of(self, pointer: str) -> int | None:
+    def line_at(self, path: Iterable[str]) -> int | None:
+        """The line of the deepest key of `path` found; list indexes are decimal strings."""
         if self._root is None:
             try:
                 self._root = yaml.compose(self._text, Loader=_Loader)
@@ -167,8 +190,7 @@ class LineIndex:
         if node is None:
             return None
         line = node.start_mark.line + 1
-        for raw in pointer.split("/")[1:] if pointer else []:
-            segment = raw.replace("~1", "/").replace("~0", "~")
+        for segment in path:
             child = _child(node, segment)
             if child is None:
                 break

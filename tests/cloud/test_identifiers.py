@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fdi_drift.cloud.identifiers import check_id
+from fdi_drift.cloud.identifiers import ID_RULE, check_id, is_id
 from fdi_drift.errors import InvalidIdentifierError
 
 
@@ -41,3 +41,15 @@ def test_non_strings_are_refused() -> None:
     """A number or None where an id belongs is refused, not formatted into a path."""
     with pytest.raises(InvalidIdentifierError, match="None"):
         check_id("project_id", None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["a", "A_b-9" * 12, "", "x" * 65, "a/b", "a.b", None, 7])
+def test_is_id_answers_what_check_id_enforces(value: object) -> None:
+    """`is_id` holds exactly for the values `check_id` returns; a refusal states the rule."""
+    try:
+        check_id("task_id", value)  # type: ignore[arg-type]
+    except InvalidIdentifierError as error:
+        assert not is_id(value)
+        assert f"task_id must be {ID_RULE}, got " in str(error)
+    else:
+        assert is_id(value)

@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from fdi_drift.drift.model import Path
+from fdi_drift.drift.pointer import escape
 
 COMPACT = ((",", ":"), None, False)
 STYLES = (
@@ -187,7 +188,5 @@ def patterns_for(tree: Any) -> st.SearchStrategy[str]:
     """Ignore patterns built from the tree's own segments, with wildcards mixed in."""
     segments = sorted({str(part) for path in leaf_paths(tree) for part in path}) or ["a"]
     segment = st.one_of(st.sampled_from(segments), st.just("*"), st.just("**"))
-    escaped = segment.map(
-        lambda s: s if s in ("*", "**") else s.replace("~", "~0").replace("/", "~1")
-    )
+    escaped = segment.map(lambda s: s if s in ("*", "**") else escape(s))
     return st.lists(escaped, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))

@@ -82,11 +82,3 @@ class BriefTask(TypedDict, total=False):
     ext_type: str  # composite task type, may be empty
     enterprise_project_id: str
     task_tag: str
-
-
-class TaskListPage(TypedDict):
-    """One page of `GET .../tasks?offset=&limit=`."""
-
-    total: int
-    size: int
-    entities: list[BriefTask]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from fdi_drift.drift.model import JSONValue, Path
+from fdi_drift.drift.pointer import STRAY_TILDE, has_stray_tilde, split_pointer
 from fdi_drift.errors import DocumentError
 
 _ANY_ONE = "*"
@@ -152,16 +153,13 @@ def _parse_pattern(pattern: object, where: str) -> tuple[str, ...]:
         raise bad("not a string")
     if not pattern.startswith("/"):
         raise bad("must start with '/'")
-    segments = pattern[1:].split("/")
-    for segment in segments:
-        if "**" in segment and segment != _ANY_DEPTH:
-            raise bad("'**' must be a whole segment")
-        tilde = segment.find("~")
-        while tilde != -1:
-            if segment[tilde + 1 : tilde + 2] not in ("0", "1"):
-                raise bad("'~' must be followed by '0' or '1'")
-            tilde = segment.find("~", tilde + 2)
-    return tuple(s.replace("~1", "/").replace("~0", "~") for s in segments)
+    if has_stray_tilde(pattern):
+        raise bad(STRAY_TILDE)
+    segments = split_pointer(pattern)
+    # Escapes never make or split a run of '*', so this holds for the segments as written too.
+    if any("**" in segment and segment != _ANY_DEPTH for segment in segments):
+        raise bad("'**' must be a whole segment")
+    return segments
 
 
 def prune(value: JSONValue, rules: IgnoreRules) -> JSONValue:

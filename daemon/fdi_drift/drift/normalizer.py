@@ -16,6 +16,7 @@ import orjson
 from fdi_drift.drift.document import is_masked
 from fdi_drift.drift.ignore import REMOVED, IgnoreRules, prune
 from fdi_drift.drift.model import JSONValue, Path
+from fdi_drift.drift.secret_ref import reference_of
 from fdi_drift.errors import DocumentError
 
 _OPENERS = ("{", "[")
@@ -98,15 +99,11 @@ def strip_secret_refs(value: JSONValue) -> tuple[JSONValue, tuple[Path, ...]]:
     return _strip(value, (), found), tuple(found)
 
 
-def _is_secret_ref(node: JSONValue) -> bool:
-    return type(node) is dict and len(node) == 1 and type(node.get("secretRef")) is str
-
-
 def _strip(node: JSONValue, path: Path, found: list[Path]) -> JSONValue:
     if type(node) is dict:
         out: dict[str, JSONValue] = {}
         for key, item in node.items():
-            if _is_secret_ref(item):
+            if reference_of(item) is not None:
                 found.append((*path, key))
             else:
                 out[key] = _strip(item, (*path, key), found)
@@ -114,7 +111,7 @@ def _strip(node: JSONValue, path: Path, found: list[Path]) -> JSONValue:
     if type(node) is list:
         items: list[JSONValue] = []
         for index, item in enumerate(node):
-            if _is_secret_ref(item):
+            if reference_of(item) is not None:
                 found.append((*path, index))
                 items.append(None)
             else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONValue, Path
 from fdi_drift.drift.redaction import REDACTED
+from fdi_drift.drift.secret_ref import reference_of
 
 Resolve = Callable[[str], str]
 
@@ -54,15 +55,6 @@ def overlay_keeping_secrets(live: JSONValue, declared: JSONValue, ignore: Ignore
     return merged
 
 
-def secret_ref(value: JSONValue) -> str | None:
-    """The reference of a `{secretRef: NAME/KEY}` value, or None."""
-    if isinstance(value, dict) and len(value) == 1:
-        ref = value.get("secretRef")
-        if isinstance(ref, str):
-            return ref
-    return None
-
-
 def _merge(
     live: JSONValue | _Absent,
     declared: JSONValue,
@@ -73,7 +65,7 @@ def _merge(
 ) -> JSONValue | _Absent:
     if path and ignore.matches(path):
         return live
-    ref = secret_ref(declared)
+    ref = reference_of(declared)
     if ref is not None:
         if resolve is None:
             return live
