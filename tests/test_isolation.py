@@ -179,9 +179,7 @@ async def test_a_planning_exception_makes_only_that_resource_invalid(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An exception in a kind's plan is contained: invalid with the reason, nothing sent."""
-    runtime = make_runtime(
-        reconcile={"mode": "auto"}, audit_log=desired_dir.parent / "a"
-    )
+    runtime = make_runtime(reconcile={"mode": "auto"}, audit_log=desired_dir.parent / "a")
     await export_instance(runtime, desired_dir)
 
     def edit(document: dict[str, Any]) -> None:

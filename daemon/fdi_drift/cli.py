@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: the config's, or WARNING)"
     )
+    parser.add_argument(
+        "--log-format",
+        type=logs.LogFormat,
+        choices=list(logs.LogFormat),
+        default=logs.LogFormat.AUTO,
+        help="logs on stderr as text or JSON lines; auto (default): JSON for `run` and when "
+        "stderr is not a terminal, text otherwise",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
@@ -117,24 +125,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        logs.configure(args.log_level or "WARNING")
+        logs.configure(args.log_level or "WARNING", args.log_format)
         return _validate(args.directory)
     if args.command == "emulator":
         from fdi_drift.emulator import cli as emulator_cli
 
-        logs.configure(args.log_level or "INFO")
+        logs.configure(args.log_level or "INFO", args.log_format)
         return emulator_cli.run(args)
     if args.command == "demo":
         from fdi_drift.demo import run_demo
 
-        logs.configure(args.log_level or ("INFO" if args.serve else "ERROR"))
+        logs.configure(args.log_level or ("INFO" if args.serve else "ERROR"), args.log_format)
         return asyncio.run(run_demo(args.desired_state, serve_after=args.serve, port=args.port))
     settings = load_settings(args.config)
     if args.command == "run":
-        logs.configure(args.log_level or settings.log_level)
+        logs.configure(args.log_level or settings.log_level, args.log_format, daemon=True)
         asyncio.run(run_daemon(Runtime(settings)))
         return EXIT_OK
-    logs.configure(args.log_level or "WARNING")
+    logs.configure(args.log_level or "WARNING", args.log_format)
     if args.command == "check":
         return asyncio.run(_check(settings, args.output, args.show_in_sync))
     if args.command == "export":

@@ -15,8 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
+from fdi_drift import windows
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
 from fdi_drift.cloud.drs import DrsClient
@@ -25,7 +25,7 @@ from fdi_drift.credentials import Credentials
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
-from fdi_drift.errors import ConfigError, DesiredStateError
+from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.catalog import SPECS, build_drivers
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
@@ -98,7 +98,7 @@ class Runtime:
             self.audit,
             settings.rails,
             resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
-            in_window=reconcile_windows(settings.rails.windows),
+            in_window=windows.reconcile_windows(settings.rails.windows),
             observe=self.metrics.observe_reconcile,
             clock=clock,
             stopping=self.stopping,
@@ -234,61 +234,6 @@ class Runtime:
         await self.credentials.aclose()
 
 
-def reconcile_windows(expressions: tuple[str, ...]) -> Callable[[datetime], bool]:
-    """Whether a moment falls in a minute one of the cron expressions (UTC) names; none: always."""
-    triggers = []
-    for index, text in enumerate(expressions):
-        try:
-            fields = text.split()
-            if len(fields) != 5:
-                raise ValueError("a cron expression has 5 fields: minute hour day month weekday")
-            minute, hour, day, month, weekday = fields
-            triggers.append(
-                CronTrigger(
-                    minute=minute,
-                    hour=hour,
-                    day=day,
-                    month=month,
-                    day_of_week=_cron_weekdays(weekday),
-                    timezone=UTC,
-                )
-            )
-        except ValueError as error:
-            raise ConfigError(f"reconcile.windows[{index}]: {text!r}: {error}") from None
-    if not triggers:
-        return lambda moment: True
-
-    def inside(moment: datetime) -> bool:
-        minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
-        return any(t.get_next_fire_time(None, minute) == minute for t in triggers)
-
-    return inside
-
-
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _cron_weekdays(field: str) -> str:
-    """A cron weekday field (0 or 7 Sunday) as day names: APScheduler 3 counts from Monday."""
-    if field == "*" or not any(c.isdigit() for c in field):
-        return field
-    days: set[int] = set()
-    for part in field.split(","):
-        span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if span == "*":
-            low, high = 0, 6
-        elif "-" in span:
-            start, _, end = span.partition("-")
-            low, high = int(start), int(end)
-        else:
-            low = high = int(span)
-        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high and step >= 1):
-            raise ValueError(f"weekday {part!r} is not 0-7 (0 and 7 are Sunday)")
-        days.update(day % 7 for day in range(low, high + 1, step))
-    return ",".join(_WEEKDAYS[day] for day in sorted(days))
-
-
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns SIGTERM and SIGINT."""
 
@@ -322,6 +267,7 @@ async def run_daemon(
         max_instances=1,
         next_run_time=datetime.now(UTC),
         id="cycle",
+        name="check cycle",
     )
     scheduler.add_job(
         _guarded(runtime.reload, "desired-state reload"),
@@ -330,6 +276,7 @@ async def run_daemon(
         coalesce=True,
         max_instances=1,
         id="reload",
+        name="desired-state reload",
     )
     config = uvicorn.Config(
         create_app(runtime.state, runtime.metrics),
