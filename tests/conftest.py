@@ -15,11 +15,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import Kind
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import Settings, settings_from_mapping
@@ -151,7 +151,7 @@ def make_runtime(emulator: Emulator, desired_dir: Path) -> Iterator[Callable[...
 async def export_instance(runtime: Runtime, desired: Path) -> None:
     """Desired state for every live FDI task of the test instance, as `fdi-drift export` writes."""
     await export_resources(
-        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
+        runtime.drivers, catalog.specs(), [(FDI_TASK, Scope(PROJECT, INSTANCE))], desired
     )
 
 

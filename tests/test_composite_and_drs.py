@@ -22,8 +22,10 @@ from fdi_drift.drift.model import (
 )
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.drs_job import KIND as DRS_JOB
+from fdi_drift.kinds.fdi_composite_task import KIND as FDI_COMPOSITE_TASK
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
@@ -65,11 +67,13 @@ def runtime(cloud: Emulator, desired_dir: Path) -> Runtime:
 
 
 async def export(runtime: Runtime, desired: Path, kind: Kind) -> Path:
-    scope = Scope(PROJECT) if kind is Kind.DRS_JOB else Scope(PROJECT, INSTANCE)
+    scope = Scope(PROJECT) if kind == DRS_JOB else Scope(PROJECT, INSTANCE)
     (written,) = [
         item
-        for item in await export_resources(runtime.drivers, SPECS, [(kind, scope)], desired)
-        if item.kind is kind
+        for item in await export_resources(
+            runtime.drivers, catalog.specs(), [(kind, scope)], desired
+        )
+        if item.kind == kind
     ]
     return written.path
 
@@ -122,25 +126,25 @@ async def edit_composite(http: httpx.AsyncClient, **fields: Any) -> None:
 
 async def test_drs_export_then_check_is_in_sync(runtime: Runtime, desired_dir: Path) -> None:
     """An exported job, masked passwords as secret placeholders, is in sync."""
-    path = await export(runtime, desired_dir, Kind.DRS_JOB)
+    path = await export(runtime, desired_dir, DRS_JOB)
     assert path.parent.name == "drs-jobs"
     assert "secretRef" in path.read_text() and "******" not in path.read_text()
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    assert statuses[Kind.DRS_JOB].status is Status.IN_SYNC
+    assert statuses[DRS_JOB].status is Status.IN_SYNC
 
 
 async def test_drs_speed_and_policy_drift_is_fixed_by_exactly_two_typed_puts(
     runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
 ) -> None:
     """Hand edits to speed_limit and policy_config: two PUTs, typed speed_limit then policy."""
-    await export(runtime, desired_dir, Kind.DRS_JOB)
+    await export(runtime, desired_dir, DRS_JOB)
     await edit_job(
         http, "speed_limit", {"speed_limit": [{"begin": "01:00", "end": "06:59", "speed": "500"}]}
     )
     policy = dict(cloud.drs.get(PROJECT, JOB).job["policy_config"])  # type: ignore[union-attr]
     await edit_job(http, "policy", {"policy_config": {**policy, "conflict_policy": "ignore"}})
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    drifted = statuses[Kind.DRS_JOB]
+    drifted = statuses[DRS_JOB]
     assert drifted.status is Status.DRIFTED
     assert [(c.pointer, c.live, c.desired) for c in drifted.changes] == [
         ("/policy_config/conflict_policy", "ignore", "overwrite"),
@@ -151,14 +155,14 @@ async def test_drs_speed_and_policy_drift_is_fixed_by_exactly_two_typed_puts(
     assert correction.result is ReconcileResult.APPLIED
     assert writes(cloud) == [f"PUT {JOB} speed_limit", f"PUT {JOB} policy"]
     again, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    assert again[Kind.DRS_JOB].status is Status.IN_SYNC
+    assert again[DRS_JOB].status is Status.IN_SYNC
 
 
 async def test_drs_rename_is_one_put_of_type_name(
     runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
 ) -> None:
     """A job renamed by hand (bound by id) is renamed back with one PUT of type name."""
-    await export(runtime, desired_dir, Kind.DRS_JOB)
+    await export(runtime, desired_dir, DRS_JOB)
     await edit_job(http, "name", {"base_info": {"name": "orders-sync-tmp"}})
     cloud.requests.clear()
     _, (correction,) = await cycle(runtime)
@@ -171,27 +175,27 @@ async def test_drs_ignore_rule_missing_and_unknown(
     runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
 ) -> None:
     """An ignored field never drifts; an absent job is missing; a failed read is unknown."""
-    path = await export(runtime, desired_dir, Kind.DRS_JOB)
+    path = await export(runtime, desired_dir, DRS_JOB)
     path.write_text(path.read_text() + "ignore:\n  - /speed_limit/*/speed\n")
     await edit_job(
         http, "speed_limit", {"speed_limit": [{"begin": "01:00", "end": "06:59", "speed": "9"}]}
     )
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    assert statuses[Kind.DRS_JOB].status is Status.IN_SYNC
+    assert statuses[DRS_JOB].status is Status.IN_SYNC
     cloud.faults.inject(method="GET", path=f".*/jobs/{JOB}", status=500, times=None)
     statuses, corrections = await cycle(runtime)
-    assert statuses[Kind.DRS_JOB].status is Status.UNKNOWN and corrections == []
+    assert statuses[DRS_JOB].status is Status.UNKNOWN and corrections == []
     cloud.faults.clear()
     path.write_text(path.read_text().replace(f"id: {JOB}", "id: no-such-job"))
     statuses, _ = await cycle(runtime)
-    assert statuses[Kind.DRS_JOB].status is Status.MISSING
+    assert statuses[DRS_JOB].status is Status.MISSING
 
 
 async def test_drs_dry_run_plans_typed_requests(
     runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
 ) -> None:
     """Dry-run shows each typed PUT, passwords never, and sends nothing."""
-    await export(runtime, desired_dir, Kind.DRS_JOB)
+    await export(runtime, desired_dir, DRS_JOB)
     await edit_job(http, "description", {"base_info": {"description": "temporary"}})
     cloud.requests.clear()
     _, (correction,) = await cycle(runtime, mode=ReconcileMode.DRY_RUN)
@@ -211,12 +215,12 @@ async def test_composite_export_check_and_nested_drift(
     runtime: Runtime, desired_dir: Path, http: httpx.AsyncClient
 ) -> None:
     """Exported composite tasks are in sync; a changed operation type drifts at its pointer."""
-    await export(runtime, desired_dir, Kind.FDI_COMPOSITE_TASK)
+    await export(runtime, desired_dir, FDI_COMPOSITE_TASK)
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.IN_SYNC
+    assert statuses[FDI_COMPOSITE_TASK].status is Status.IN_SYNC
     await edit_composite(http, operation_types=["INSERT", "UPDATE"])
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    drifted = statuses[Kind.FDI_COMPOSITE_TASK]
+    drifted = statuses[FDI_COMPOSITE_TASK]
     assert [(c.pointer, c.op) for c in drifted.changes] == [
         ("/task/operation_types/2", ChangeOp.ABSENT)
     ]
@@ -226,7 +230,7 @@ async def test_composite_fix_is_a_modify_verified_by_a_clean_check(
     runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
 ) -> None:
     """A changed description is put back with PUT multi-tasks/{id}; the next check is clean."""
-    path = await export(runtime, desired_dir, Kind.FDI_COMPOSITE_TASK)
+    path = await export(runtime, desired_dir, FDI_COMPOSITE_TASK)
     path.write_text(path.read_text() + "ignore:\n  - /task/task_tag\n")
     await edit_composite(http, description="hand edit", task_tag="elsewhere")
     cloud.requests.clear()
@@ -240,7 +244,7 @@ async def test_composite_fix_is_a_modify_verified_by_a_clean_check(
     assert task is not None and task.task["description"].startswith("Orders, items")
     assert task.task["task_tag"] == "elsewhere"  # ignored, so left as live has it
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
-    assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.IN_SYNC
+    assert statuses[FDI_COMPOSITE_TASK].status is Status.IN_SYNC
 
 
 def declared_new(desired: Path, *, allow_create: bool) -> None:
@@ -263,7 +267,7 @@ async def test_missing_composite_is_created_only_with_allow_create_and_auto(
     """Without allow_create it stays missing; dry-run plans; auto creates then initialises."""
     declared_new(desired_dir, allow_create=False)
     statuses, corrections = await cycle(runtime)
-    assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.MISSING and corrections == []
+    assert statuses[FDI_COMPOSITE_TASK].status is Status.MISSING and corrections == []
     declared_new(desired_dir, allow_create=True)
     _, (planned,) = await cycle(runtime, mode=ReconcileMode.DRY_RUN)
     assert [r.line for r in planned.requests] == [
@@ -283,7 +287,7 @@ async def test_missing_composite_is_created_only_with_allow_create_and_auto(
     ]
     assert audit[-1]["created"] == new_id
     statuses, corrections = await cycle(runtime)
-    assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.IN_SYNC and corrections == []
+    assert statuses[FDI_COMPOSITE_TASK].status is Status.IN_SYNC and corrections == []
     assert (
         len(
             [
@@ -311,7 +315,7 @@ async def test_failed_init_after_create_is_finished_next_cycle_without_a_second_
     statuses, (finished,) = await cycle(runtime)
     assert finished.result is ReconcileResult.APPLIED
     assert writes(cloud) == ["POST init"]
-    assert statuses[Kind.FDI_COMPOSITE_TASK].live_id == created
+    assert statuses[FDI_COMPOSITE_TASK].live_id == created
     names = [t.task_name for t in cloud.store.composite_tasks(PROJECT, INSTANCE)]
     assert names.count("payments-cdc") == 1
 
@@ -320,13 +324,13 @@ async def test_unwritable_composite_drift_is_blocked(
     runtime: Runtime, desired_dir: Path, cloud: Emulator
 ) -> None:
     """A differing application id has no update call: blocked as not_writable, nothing sent."""
-    path = await export(runtime, desired_dir, Kind.FDI_COMPOSITE_TASK)
+    path = await export(runtime, desired_dir, FDI_COMPOSITE_TASK)
     path.write_text(path.read_text().replace("source_app_id: 7f245167", "source_app_id: 00000000"))
     cloud.requests.clear()
     statuses, (correction,) = await cycle(runtime)
     assert correction.result is ReconcileResult.BLOCKED
-    assert statuses[Kind.FDI_COMPOSITE_TASK].block is not None
-    assert statuses[Kind.FDI_COMPOSITE_TASK].block.value == "not_writable"
+    assert statuses[FDI_COMPOSITE_TASK].block is not None
+    assert statuses[FDI_COMPOSITE_TASK].block.value == "not_writable"
     assert writes(cloud) == []
 
 
@@ -334,10 +338,10 @@ async def test_composite_read_failure_is_unknown(
     runtime: Runtime, desired_dir: Path, cloud: Emulator
 ) -> None:
     """A failed read of the composite task makes it unknown and nothing is written."""
-    await export(runtime, desired_dir, Kind.FDI_COMPOSITE_TASK)
+    await export(runtime, desired_dir, FDI_COMPOSITE_TASK)
     cloud.faults.inject(method="GET", path=f".*/tasks/{COMPOSITE}", status=502, times=None)
     statuses, corrections = await cycle(runtime)
-    assert statuses[Kind.FDI_COMPOSITE_TASK].status is Status.UNKNOWN and corrections == []
+    assert statuses[FDI_COMPOSITE_TASK].status is Status.UNKNOWN and corrections == []
 
 
 def audit_outcomes(runtime: Runtime) -> list[dict[str, Any]]:

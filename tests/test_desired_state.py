@@ -11,8 +11,9 @@ from fdi_drift.checkout import git_revision
 from fdi_drift.cloud.identifiers import ID_RULE, check_id
 from fdi_drift.desired_files import OpenedFile
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import Kind, ReconcileMode
+from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.errors import DesiredStateError, InvalidIdentifierError, SecretError
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.secrets import SecretResolver
 
 VALID = """\
@@ -56,7 +57,7 @@ def test_valid_file_becomes_a_resource(tmp_path: Path) -> None:
     """A valid file yields its identity, policy and the document with implied fields."""
     loaded = DesiredStateLoader(tree(tmp_path, {"a/orders.yaml": VALID})).load()
     (resource,) = loaded.resources
-    assert resource.key.kind is Kind.FDI_TASK
+    assert resource.key.kind == FDI_TASK
     assert resource.key.name == "orders-mysql-to-mysql"
     assert resource.source == "a/orders.yaml"
     assert resource.reconcile is ReconcileMode.DRY_RUN

@@ -10,11 +10,12 @@ import httpx
 import pytest
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import ChangeOp, CycleReport, Kind, ResourceStatus, Status
+from fdi_drift.drift.model import ChangeOp, CycleReport, ResourceStatus, Status
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser
 from fdi_drift.exporter import PlaceholderReason, export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.service import Runtime
 from tests.conftest import (
     API_TASK,
@@ -89,7 +90,7 @@ async def test_export_writes_placeholders_for_secret_looking_fields_and_stays_in
     runtime = make_runtime()
     await put_task(api, API_TASK, add_credentials)
     written = await export_resources(
-        runtime.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired_dir
+        runtime.drivers, catalog.specs(), [(FDI_TASK, Scope(PROJECT, INSTANCE))], desired_dir
     )
     (item,) = [i for i in written if i.name == "fdi_task_v2mysql-tomysql"]
     text = item.path.read_text()

@@ -14,14 +14,15 @@ import pytest
 from fdi_drift.drift.model import (
     CycleReport,
     FieldChange,
-    Kind,
     ReconcileResult,
     Status,
 )
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
+from fdi_drift.kinds.drs_job import KIND as DRS_JOB
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.kinds.fdi_task import FdiTaskSpec
 from fdi_drift.service import Runtime
 from tests.conftest import (
@@ -105,7 +106,7 @@ async def test_an_exception_at_any_stage_makes_only_that_resource_unknown(
         document["task"]["description"] = "hand edit"
 
     await put_task(api, API_TASK, edit)  # so that both compare and diff run for it
-    runtime.drivers[Kind.FDI_TASK] = Faulty(runtime.drivers[Kind.FDI_TASK], stage, API_TASK)
+    runtime.drivers[FDI_TASK] = Faulty(runtime.drivers[FDI_TASK], stage, API_TASK)
     if stage == "normalize":
         real = FdiTaskSpec.normalize_live
 
@@ -154,11 +155,13 @@ async def test_a_listing_that_raises_makes_only_its_scope_unknown(
     runtime = make_runtime()
     await export_instance(runtime, desired_dir)
     emulator.drs.add_job(PROJECT, _job())
-    await export_resources(runtime.drivers, SPECS, [(Kind.DRS_JOB, Scope(PROJECT))], desired_dir)
-    runtime.drivers[Kind.FDI_TASK] = Faulty(runtime.drivers[Kind.FDI_TASK], "list", "")
+    await export_resources(
+        runtime.drivers, catalog.specs(), [(DRS_JOB, Scope(PROJECT))], desired_dir
+    )
+    runtime.drivers[FDI_TASK] = Faulty(runtime.drivers[FDI_TASK], "list", "")
     report = await check(runtime)
-    fdi = [s for s in report.statuses if s.key.kind is Kind.FDI_TASK]
-    drs = [s for s in report.statuses if s.key.kind is Kind.DRS_JOB]
+    fdi = [s for s in report.statuses if s.key.kind == FDI_TASK]
+    drs = [s for s in report.statuses if s.key.kind == DRS_JOB]
     assert {s.status for s in fdi} == {Status.UNKNOWN}
     assert all("internal error Boom" in s.reason and LEAKY not in s.reason for s in fdi)
     assert [s.status for s in drs] == [Status.IN_SYNC]
@@ -310,9 +313,9 @@ async def test_a_bug_while_sending_is_a_failed_write_recorded_as_such(
         document["task"]["description"] = "hand edit"
 
     await put_task(api, API_TASK, edit)
-    faulty = Faulty(runtime.drivers[Kind.FDI_TASK], "send", API_TASK)
+    faulty = Faulty(runtime.drivers[FDI_TASK], "send", API_TASK)
     faulty.send = boom  # type: ignore[method-assign]
-    runtime.drivers[Kind.FDI_TASK] = faulty
+    runtime.drivers[FDI_TASK] = faulty
     assert await runtime.reload() is not None
     outcome = await runtime.cycle()
     assert outcome is not None

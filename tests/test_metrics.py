@@ -8,18 +8,18 @@ from fdi_drift.drift.model import (
     ChangeOp,
     CycleReport,
     FieldChange,
-    Kind,
     ResourceKey,
     ResourceStatus,
     Status,
 )
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 
 
 def status(
     name: str, value: Status, *, changes: int = 0, since: float | None = None
 ) -> ResourceStatus:
-    key = ResourceKey(Kind.FDI_TASK, "p1", "i1", name)
+    key = ResourceKey(FDI_TASK, "p1", "i1", name)
     found = tuple(FieldChange(f"/task/f{n}", ChangeOp.CHANGED, "a", "b") for n in range(changes))
     return ResourceStatus(key, value, live_id=f"id-{name}", changes=found, drift_since=since)
 

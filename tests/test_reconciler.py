@@ -14,7 +14,6 @@ import pytest
 from fdi_drift.audit import AuditLog
 from fdi_drift.drift.model import (
     BlockReason,
-    Kind,
     ReconcileMode,
     ReconcileResult,
     ResourceStatus,
@@ -23,8 +22,9 @@ from fdi_drift.drift.model import (
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.emulator.store import TaskStatus
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.reconciler import Correction
 from fdi_drift.service import Runtime
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, put_task
@@ -54,8 +54,8 @@ async def prepared(
     """A runtime whose desired state is the export, with the API task then edited by hand."""
     overrides.setdefault("audit_log", desired_dir.parent / "audit.jsonl")
     runtime = make_runtime(**overrides)
-    scope = [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))]
-    await export_resources(runtime.drivers, SPECS, scope, desired_dir)
+    scope = [(FDI_TASK, Scope(PROJECT, INSTANCE))]
+    await export_resources(runtime.drivers, catalog.specs(), scope, desired_dir)
     await put_task(api, API_TASK, hand_edit)
     assert await runtime.reload() is not None
     return runtime

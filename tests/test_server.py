@@ -9,11 +9,11 @@ from fdi_drift.drift.model import (
     ChangeOp,
     CycleReport,
     FieldChange,
-    Kind,
     ResourceKey,
     ResourceStatus,
     Status,
 )
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 from fdi_drift.server import DaemonState, create_app
 
@@ -24,7 +24,7 @@ def client(state: DaemonState) -> httpx.AsyncClient:
 
 
 def drifted_report() -> CycleReport:
-    key = ResourceKey(Kind.FDI_TASK, "p1", "i1", "orders<script>")
+    key = ResourceKey(FDI_TASK, "p1", "i1", "orders<script>")
     change = FieldChange("/task/description", ChangeOp.CHANGED, "a", "b")
     return CycleReport(
         "rev", 1.0, 2.0, (ResourceStatus(key, Status.DRIFTED, changes=(change,)),), True

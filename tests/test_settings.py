@@ -28,8 +28,8 @@ def test_empty_file_gives_every_default(tmp_path: Path) -> None:
     """An empty configuration is valid and every key takes its documented default."""
     settings = load_settings(write(tmp_path, ""), environ={})
     assert settings.desired_state == tmp_path / "desired_state"
-    assert settings.endpoints.fdi == "https://roma.cn-north-4.myhuaweicloud.com"
-    assert settings.endpoints.iam == "https://iam.cn-north-4.myhuaweicloud.com"
+    assert settings.endpoints["fdi"] == "https://roma.cn-north-4.myhuaweicloud.com"
+    assert settings.endpoints["iam"] == "https://iam.cn-north-4.myhuaweicloud.com"
     assert settings.schedule.interval_seconds == 60
     assert settings.rails.mode is ReconcileMode.OBSERVE
     assert settings.rails.max_writes_per_cycle == 5
@@ -43,8 +43,8 @@ def test_region_changes_default_endpoints_and_overrides_win(tmp_path: Path) -> N
         write(tmp_path, "region: ap-southeast-1\nendpoints: {fdi: 'http://127.0.0.1:9/'}\n"),
         environ={},
     )
-    assert settings.endpoints.fdi == "http://127.0.0.1:9"
-    assert settings.endpoints.drs == "https://drs.ap-southeast-1.myhuaweicloud.com"
+    assert settings.endpoints["fdi"] == "http://127.0.0.1:9"
+    assert settings.endpoints["drs"] == "https://drs.ap-southeast-1.myhuaweicloud.com"
 
 
 def test_environment_references_expand(tmp_path: Path) -> None:

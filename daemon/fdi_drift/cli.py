@@ -15,12 +15,11 @@ from pathlib import Path
 
 from fdi_drift import logs
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import Kind, ReconcileMode, Status
+from fdi_drift.drift.model import ReconcileMode, Status
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
-from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds import catalog
 from fdi_drift.plan import plan_exit_code, plan_to_json, render_plan
 from fdi_drift.service import Runtime, package_version, run_daemon
 from fdi_drift.settings import Settings, load_settings
@@ -208,11 +207,11 @@ async def _export(settings: Settings, out: Path, scopes: list[str], force: bool)
         if not scopes:
             tree = runtime.loader.load()
             scopes = sorted({str(r.scope) for r in tree.resources})
-        targets = [target for text in scopes for target in _export_targets(text)]
+        targets = [target for text in scopes for target in catalog.export_targets(text)]
         if not targets:
             print("error: the desired state names no scope; pass --scope", file=sys.stderr)
             return EXIT_ERROR
-        written = await export_resources(runtime.drivers, SPECS, targets, out, force=force)
+        written = await export_resources(runtime.drivers, runtime.specs, targets, out, force=force)
     finally:
         await runtime.aclose()
     for item in written:
@@ -221,17 +220,6 @@ async def _export(settings: Settings, out: Path, scopes: list[str], force: bool)
             print(f"  secret placeholder {{secretRef: {ref}}}: provide it before reconciling")
     print(f"{len(written)} files written to {out}")
     return EXIT_OK
-
-
-def _export_targets(text: str) -> list[tuple[Kind, Scope]]:
-    """PROJECT/INSTANCE: the instance's FDI tasks of both kinds; PROJECT: its DRS jobs."""
-    project, _, instance = text.partition("/")
-    if not project or "/" in instance or text.endswith("/"):
-        raise FdiDriftError(f"--scope {text!r}: expected PROJECT_ID/INSTANCE_ID or PROJECT_ID")
-    if not instance:
-        return [(Kind.DRS_JOB, Scope(project))]
-    scope = Scope(project, instance)
-    return [(Kind.FDI_TASK, scope), (Kind.FDI_COMPOSITE_TASK, scope)]
 
 
 if __name__ == "__main__":  # pragma: no cover

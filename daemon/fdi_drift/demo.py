@@ -13,15 +13,19 @@ import sys
 from pathlib import Path
 
 from fdi_drift import emulator as emulator_package
+from fdi_drift.cloud.drs import SERVICE as DRS
 from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.endpoints import Endpoints
+from fdi_drift.cloud.fdi import SERVICE as FDI
 from fdi_drift.cloud.fdi import FdiClient
+from fdi_drift.cloud.iam import SERVICE as IAM
 from fdi_drift.cloud.payloads import TaskBasicRequestBody, UpdateTaskBody
 from fdi_drift.cloud.transports import in_process
 from fdi_drift.credentials import TokenEnvAuth
 from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.drift.report import render_text
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
+from fdi_drift.kinds import catalog
 from fdi_drift.plan import render_plan
 from fdi_drift.reconciler import Rails
 from fdi_drift.schedule import Schedule
@@ -62,7 +66,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         transport = in_process(emulator)
     settings = Settings(
         desired_state=desired_root,
-        endpoints=Endpoints(fdi=base_url, drs=base_url, iam=base_url),
+        endpoints=Endpoints({s.name: base_url for s in (*catalog.services(), IAM)}),
         auth=TokenEnvAuth("FDI_DRIFT_TOKEN", DEMO_TOKEN),
         schedule=Schedule(interval_seconds=10.0, jitter_seconds=0.0),
         listen=Listen("127.0.0.1", port),
@@ -76,7 +80,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
             f"Started the cloud emulator with {tasks} FDI tasks (one composite) and {jobs} DRS"
             f" job from {SAMPLES.name}/."
         )
-        await edit_like_a_person(runtime.fdi, runtime.drs)
+        await edit_like_a_person(FdiClient(runtime.api(FDI.name)), DrsClient(runtime.api(DRS.name)))
         if await runtime.reload() is None:
             print("error: the desired state is invalid; run `fdi-drift validate`", file=sys.stderr)
             return 1

@@ -47,7 +47,7 @@ from fdi_drift.drift.model import (
 from fdi_drift.drift.pointer import child_pointer, split_pointer
 from fdi_drift.drift.secret_ref import reference_problems
 from fdi_drift.errors import DesiredStateError, DocumentError
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindSpec, Scope
 from fdi_drift.yaml_documents import LineIndex, UnreadableYAMLError, load_documents
 
@@ -112,12 +112,12 @@ class DesiredStateLoader:
     def __init__(
         self,
         root: Path,
-        specs: Mapping[Kind, KindSpec] = SPECS,
+        specs: Mapping[Kind, KindSpec] | None = None,
         *,
         max_file_bytes: int = 1_048_576,
     ) -> None:
         self.root = root
-        self._specs = specs
+        self._specs = catalog.specs() if specs is None else specs
         self._max_file_bytes = max_file_bytes
         self._cache: dict[str, _FileResult] = {}
 
@@ -238,10 +238,10 @@ def _describe(error: BaseException) -> str:
 
 
 def parse_resource_text(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec] = SPECS
+    relative: str, text: str, specs: Mapping[Kind, KindSpec] | None = None
 ) -> tuple[DesiredResource | None, list[Problem]]:
     """Parse and validate one file's text (exposed for `export` to check what it writes)."""
-    return _parse_file(relative, text, specs)
+    return _parse_file(relative, text, catalog.specs() if specs is None else specs)
 
 
 def _parse_bytes(
@@ -345,15 +345,10 @@ def _envelope(
     ]
     if raw.get("apiVersion") != API_VERSION:
         found.append(("/apiVersion", f"must be {API_VERSION}"))
-    try:
-        kind = Kind(str(raw.get("kind")))
-    except ValueError:
-        known = ", ".join(k.value for k in Kind if k in specs)
-        return None, [*found, ("/kind", f"must be one of {known}")]
-    rules = specs.get(kind)
+    rules = specs.get(Kind(str(raw.get("kind"))))
     if rules is None:
-        return None, [*found, ("/kind", f"{kind} is not managed yet")]
-    return (kind, rules), found
+        return None, [*found, ("/kind", f"must be one of {', '.join(specs)}")]
+    return (rules.kind, rules), found
 
 
 def _metadata_problems(metadata: dict[str, Any], needs_instance: bool) -> list[_Finding]:

@@ -98,7 +98,7 @@ async def export_resources(
             metadata["id"] = entry.id
             resource = {
                 "apiVersion": API_VERSION,
-                "kind": kind.value,
+                "kind": str(kind),
                 "metadata": metadata,
                 "spec": spec,
             }

@@ -7,7 +7,7 @@ only: never a field value, a secret or free text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -32,7 +32,8 @@ class DesiredStateHealth:
 class _SnapshotCollector(Collector):
     """Renders per-resource and per-kind gauges from the latest cycle report."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: tuple[Kind, ...]) -> None:
+        self.kinds = kinds
         self.report: CycleReport | None = None
 
     def collect(self) -> Iterator[Metric]:
@@ -66,14 +67,16 @@ class _SnapshotCollector(Collector):
         )
         report = self.report
         if report is not None:
-            counts = {(kind, s): 0 for kind in Kind for s in Status}
+            counts = {(kind, s): 0 for kind in self.kinds for s in Status}
             for item in report.statuses:
-                counts[(item.key.kind, item.status)] += 1
+                counts[(item.key.kind, item.status)] = (
+                    counts.get((item.key.kind, item.status), 0) + 1
+                )
                 if item.status is Status.UNMANAGED:
                     continue  # counted, but per-resource series only for what is declared
                 key = item.key
                 labels = [
-                    key.kind.value,
+                    str(key.kind),
                     key.project_id,
                     key.instance_id,
                     item.live_id or key.id,
@@ -91,17 +94,25 @@ class _SnapshotCollector(Collector):
                 if item.drift_since is not None:
                     since.add_metric(labels, item.drift_since)
             for (kind, value), count in counts.items():
-                totals.add_metric([kind.value, value.value], float(count))
+                totals.add_metric([str(kind), value.value], float(count))
         yield from (drifted, fields, status, since, blocked, totals)
 
 
 class DaemonMetrics:
     """Every metric the daemon exports, on one registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, version: str) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        version: str,
+        kinds: Iterable[Kind] = (),
+    ) -> None:
+        """`kinds` are the managed kinds, whose per-kind series start at zero."""
         registry = registry or CollectorRegistry()
         self.registry = registry
-        self._snapshot = _SnapshotCollector()
+        kinds = tuple(kinds)
+        self._snapshot = _SnapshotCollector(kinds)
         registry.register(self._snapshot)
         self.cycle_duration = Histogram(
             "fdi_drift_cycle_duration_seconds",
@@ -138,9 +149,9 @@ class DaemonMetrics:
             ["kind", "result"],
             registry=registry,
         )
-        for kind in Kind:  # from 0, so that increase() sees a process's first failure
+        for kind in kinds:  # from 0, so that increase() sees a process's first failure
             for result in ReconcileResult:
-                self.reconcile.labels(kind=kind.value, result=result.value)
+                self.reconcile.labels(kind=str(kind), result=result.value)
         self.desired_valid = Gauge(
             "fdi_drift_desired_state_valid",
             "1 when the last desired-state load was valid",
@@ -179,7 +190,7 @@ class DaemonMetrics:
 
     def observe_reconcile(self, kind: Kind, result: ReconcileResult) -> None:
         """Count one reconcile attempt (the reconciler's observer)."""
-        self.reconcile.labels(kind=kind.value, result=result.value).inc()
+        self.reconcile.labels(kind=str(kind), result=result.value).inc()
 
     def observe_audit(self, *, unfinished: int, damaged: int) -> None:
         """Publish what reading the audit log found: unfinished writes and damaged lines."""

@@ -102,7 +102,7 @@ def plan_to_json(corrections: Sequence[Correction]) -> list[JSONObject]:
     """Every correction with its exact requests (secrets redacted)."""
     return [
         {
-            "kind": c.status.key.kind.value,
+            "kind": str(c.status.key.kind),
             "name": c.status.key.name,
             "id": c.status.live_id,
             "source": c.status.source,

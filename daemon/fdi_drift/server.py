@@ -97,7 +97,7 @@ def _page(state: DaemonState) -> str:
         pointers = "<br>".join(html.escape(c.pointer) for c in item.changes)
         rows.append(
             "<tr>"
-            f"<td>{html.escape(key.kind.value)}</td><td>{html.escape(key.name)}</td>"
+            f"<td>{html.escape(key.kind)}</td><td>{html.escape(key.name)}</td>"
             f"<td>{html.escape(key.project_id)}/{html.escape(key.instance_id)}</td>"
             f"<td class={item.status.value}>{item.status.value}</td>"
             f"<td>{html.escape(item.reason)}{pointers}</td></tr>"

@@ -19,14 +19,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fdi_drift import windows
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
-from fdi_drift.cloud.drs import DrsClient
-from fdi_drift.cloud.fdi import FdiClient
+from fdi_drift.cloud.iam import SERVICE as IAM
 from fdi_drift.credentials import Credentials
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
 from fdi_drift.errors import DesiredStateError
-from fdi_drift.kinds.catalog import SPECS, build_drivers
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 from fdi_drift.reconciler import Correction, Reconciler
@@ -57,34 +56,32 @@ class Runtime:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.metrics = metrics or DaemonMetrics(version=package_version())
+        self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
         self.credentials = Credentials(
             settings.auth,
-            iam_url=settings.endpoints.iam,
+            iam_url=settings.endpoints[IAM.name],
             policy=settings.client,
             transport=transport,
             clock=clock,
         )
-        self._apis = [
-            ApiClient(
-                service=service,
-                base_url=base_url,
+        # One client per service the managed kinds talk to.
+        self._apis = {
+            service.name: ApiClient(
+                service=service.name,
+                base_url=settings.endpoints[service.name],
                 auth=self.credentials.auth(),
                 transport=transport,
                 policy=settings.client,
                 observer=self.metrics.observe_request,
                 user_agent=f"fdi-drift/{package_version()}",
             )
-            for service, base_url in (
-                ("fdi", settings.endpoints.fdi),
-                ("drs", settings.endpoints.drs),
-            )
-        ]
-        self.fdi, self.drs = FdiClient(self._apis[0]), DrsClient(self._apis[1])
-        self.drivers: dict[Kind, KindDriver] = build_drivers(self.fdi, self.drs)
+            for service in catalog.services()
+        }
+        self.specs = catalog.specs()
+        self.drivers: dict[Kind, KindDriver] = catalog.build_drivers(self._apis)
         deadline = replace(settings.engine, cycle_timeout_seconds=settings.cycle_deadline_seconds)
-        self.engine = Engine(self.drivers, SPECS, deadline, clock=clock)
+        self.engine = Engine(self.drivers, self.specs, deadline, clock=clock)
         limit = settings.desired_state_max_file_bytes
         self.loader = (
             DesiredStateLoader(settings.desired_state)
@@ -94,7 +91,7 @@ class Runtime:
         self.audit = AuditLog(settings.audit_log, clock=clock)
         self.reconciler = Reconciler(
             self.drivers,
-            SPECS,
+            self.specs,
             self.audit,
             settings.rails,
             resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
@@ -227,9 +224,13 @@ class Runtime:
             )
         return unfinished
 
+    def api(self, service: str) -> ApiClient:
+        """The API client of a service (by name), for callers that talk to it directly."""
+        return self._apis[service]
+
     async def aclose(self) -> None:
         """Close the API clients and what the credentials opened."""
-        for api in self._apis:
+        for api in self._apis.values():
             await api.aclose()
         await self.credentials.aclose()
 

@@ -30,7 +30,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from fdi_drift.cloud.client import ClientPolicy
-from fdi_drift.cloud.endpoints import Endpoints, default_endpoints
+from fdi_drift.cloud.endpoints import Endpoints
+from fdi_drift.cloud.iam import SERVICE as IAM
 from fdi_drift.credentials import (
     DEFAULT_TOKEN_ENV,
     SDK_AK_ENV,
@@ -44,6 +45,7 @@ from fdi_drift.credentials import (
 )
 from fdi_drift.engine import EngineConfig
 from fdi_drift.errors import ConfigError
+from fdi_drift.kinds import catalog
 from fdi_drift.logs import LEVELS
 from fdi_drift.reconciler import Rails
 from fdi_drift.schedule import Schedule
@@ -126,7 +128,7 @@ def settings_from_mapping(
     region = values.get("region", _default(Settings, "region"))
     return Settings(
         **values,
-        endpoints=reader.endpoints(data.get("endpoints"), default_endpoints(region)),
+        endpoints=reader.endpoints(data.get("endpoints"), region),
         auth=reader.auth(data.get("auth")),
         listen=reader.listen(data.get("listen")),
         secret_env={k: v for k, v in environ.items() if k.startswith(SECRET_ENV_PREFIX)},
@@ -281,12 +283,17 @@ class _Reader:
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
-    def endpoints(self, value: Any, defaults: Endpoints) -> Endpoints:
+    def endpoints(self, value: Any, region: str) -> Endpoints:
+        """A URL for each service in use (the managed kinds' and IAM), the region's by default."""
         data = self.mapping({"endpoints": value}, "endpoints")
-        known = {f.name for f in dataclasses.fields(Endpoints)}
-        self.reject_unknown(data, known, "endpoints.")
-        urls = {name: self.url(data, name, getattr(defaults, name)) for name in known}
-        return Endpoints(**urls)
+        services = (*catalog.services(), IAM)
+        self.reject_unknown(data, {service.name for service in services}, "endpoints.")
+        return Endpoints(
+            {
+                service.name: self.url(data, service.name, service.url(region))
+                for service in services
+            }
+        )
 
     def url(self, data: Mapping[str, Any], key: str, default: str) -> str:
         value = self.string(data, key, default, "endpoints.")

@@ -29,11 +29,13 @@ from fdi_drift.cloud.transports import in_process
 from fdi_drift.desired_state import parse_resource_text
 from fdi_drift.drift.differ import Match
 from fdi_drift.drift.document import decode
-from fdi_drift.drift.model import Kind, Status
+from fdi_drift.drift.model import Status
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.engine import Engine
 from fdi_drift.kinds.contract import LiveEntry
-from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS, FdiTaskSpec, decode_task, live_task
+from fdi_drift.kinds.fdi_common import decode_task, live_task
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
+from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS, FdiTaskSpec
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.service import Runtime
 from fdi_drift.settings import settings_from_mapping
@@ -126,7 +128,7 @@ async def per_await(function: Callable[[], Awaitable[object]], *, seconds: float
 async def bench_document() -> None:
     answer = big_answer()
     resource = desired_for(answer)
-    engine = Engine({}, {Kind.FDI_TASK: SPEC}, offload=_inline)
+    engine = Engine({}, {FDI_TASK: SPEC}, offload=_inline)
     entry = LiveEntry(
         id="15366328208d4d77b76532fe9f4006a6", name="nodes-api-to-oracle", version="1"
     )
@@ -137,7 +139,7 @@ async def bench_document() -> None:
 
     async def ours(body: bytes = answer) -> Status:
         live = live_task(orjson.loads(body), WRITABLE_TASK_FIELDS, what="bench")
-        return (await engine.assess(Kind.FDI_TASK, resource, entry, live)).status
+        return (await engine.assess(FDI_TASK, resource, entry, live)).status
 
     async def cursor_moved() -> Status:
         return await ours(moved[next(turn) % len(moved)])

@@ -20,12 +20,14 @@ from fdi_drift.drift.model import (
     ChangeOp,
     CycleReport,
     FieldChange,
-    Kind,
     ReconcileResult,
     ResourceKey,
     ResourceStatus,
     Status,
 )
+from fdi_drift.kinds.drs_job import KIND as DRS_JOB
+from fdi_drift.kinds.fdi_composite_task import KIND as FDI_COMPOSITE_TASK
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 from tests.conftest import require_binary
 from tests.processes import DEADLINE
@@ -84,28 +86,26 @@ def daemon_scrape() -> str:
     change = (FieldChange("/task/description", ChangeOp.CHANGED, "desired", "live"),)
     statuses = (
         ResourceStatus(
-            ResourceKey(Kind.FDI_TASK, "p1", "i1", "orders"),
+            ResourceKey(FDI_TASK, "p1", "i1", "orders"),
             Status.DRIFTED,
             live_id="t1",
             changes=change,
             drift_since=50.0,
         ),
         ResourceStatus(
-            ResourceKey(Kind.FDI_COMPOSITE_TASK, "p1", "i1", "cdc"),
+            ResourceKey(FDI_COMPOSITE_TASK, "p1", "i1", "cdc"),
             Status.BLOCKED,
             live_id="t2",
             changes=change,
             drift_since=60.0,
             block=BlockReason.OUTSIDE_WINDOW,
         ),
-        ResourceStatus(
-            ResourceKey(Kind.DRS_JOB, "p1", "", "replica"), Status.IN_SYNC, live_id="j1"
-        ),
+        ResourceStatus(ResourceKey(DRS_JOB, "p1", "", "replica"), Status.IN_SYNC, live_id="j1"),
     )
     metrics.observe_desired_state(DesiredStateHealth(valid=True, revision="0123456789abcdef"))
     metrics.observe_cycle(CycleReport("0123456789abcdef", 100.0, 101.5, statuses, True))
     metrics.observe_request("fdi", "GET", "200", 0.05)
-    metrics.observe_reconcile(Kind.FDI_TASK, ReconcileResult.APPLIED)
+    metrics.observe_reconcile(FDI_TASK, ReconcileResult.APPLIED)
     return generate_latest(registry).decode()
 
 

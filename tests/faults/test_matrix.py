@@ -24,11 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
-from fdi_drift.drift.model import BlockReason, Kind, ReconcileResult, Status
+from fdi_drift.drift.model import BlockReason, ReconcileResult, Status
 from fdi_drift.emulator.app import EmulatorConfig
 from fdi_drift.emulator.faults import RandomFaults
 from fdi_drift.emulator.validation import TaskUpdate
 from fdi_drift.kinds.contract import KindDriver, LiveDocument, LiveEntry, Scope, Write
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from tests.conftest import INSTANCE, PROJECT, TOKEN, seed_002
 from tests.faults.world import (
     BYSTANDER,
@@ -733,8 +734,8 @@ class Gate:
 async def row_revision_change_mid_cycle(world: World) -> None:
     hand_edit(world)
     await world.runtime.reload()
-    gate = Gate(world.runtime.drivers[Kind.FDI_TASK])
-    world.runtime.drivers[Kind.FDI_TASK] = gate
+    gate = Gate(world.runtime.drivers[FDI_TASK])
+    world.runtime.drivers[FDI_TASK] = gate
     cycle = asyncio.create_task(world.runtime.cycle())
     await asyncio.wait_for(gate.reading.wait(), 30)
     path = world.desired_file()  # the new revision adopts the hand edit

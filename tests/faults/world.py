@@ -24,12 +24,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import CycleReport, Kind, ResourceStatus, Status
+from fdi_drift.drift.model import CycleReport, ResourceStatus, Status
 from fdi_drift.drift.report import render_text, report_to_json
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, KeyPair, serve
 from fdi_drift.exporter import export_resources
-from fdi_drift.kinds.catalog import SPECS
+from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
@@ -260,7 +261,7 @@ async def make_world(
     desired.mkdir()
     exporting = Runtime(settings_for(desired), transport=in_process(emulator))
     await export_resources(
-        exporting.drivers, SPECS, [(Kind.FDI_TASK, Scope(PROJECT, INSTANCE))], desired
+        exporting.drivers, catalog.specs(), [(FDI_TASK, Scope(PROJECT, INSTANCE))], desired
     )
     await exporting.aclose()
     served = await serve_emulator(emulator)

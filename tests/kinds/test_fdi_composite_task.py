@@ -9,8 +9,8 @@ import pytest
 
 from fdi_drift.drift.ignore import compile_ignore
 from fdi_drift.errors import InvalidWriteError
+from fdi_drift.kinds.fdi_common import decode_task
 from fdi_drift.kinds.fdi_composite_task import FdiCompositeTaskSpec
-from fdi_drift.kinds.fdi_task import decode_task
 
 SPEC = FdiCompositeTaskSpec()
 NO_RULES = compile_ignore([])

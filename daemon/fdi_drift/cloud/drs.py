@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 from fdi_drift.cloud.client import ApiClient
+from fdi_drift.cloud.endpoints import Service
 from fdi_drift.cloud.identifiers import check_id
 from fdi_drift.cloud.paging import Paging, kind_of, list_all
 from fdi_drift.errors import MalformedResponseError
 
 _PAGING = Paging(total="total_count", items="jobs", item_id="id", max_limit=1000)
+
+SERVICE = Service("drs", "drs")  # the API this module talks to
 
 
 class DrsClient:

@@ -6,6 +6,7 @@ import logging
 from typing import Any, cast
 
 from fdi_drift.cloud.client import ApiClient
+from fdi_drift.cloud.endpoints import Service
 from fdi_drift.cloud.identifiers import check_id
 from fdi_drift.cloud.paging import Paging, kind_of, list_all
 from fdi_drift.cloud.payloads import BriefTask, TaskResponse, UpdateTaskBody
@@ -14,6 +15,8 @@ from fdi_drift.errors import MalformedResponseError
 _log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 999  # the service's documented ceiling for `limit`
+
+SERVICE = Service("fdi", "roma")  # the API this module talks to
 
 
 class FdiClient:

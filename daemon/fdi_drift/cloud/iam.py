@@ -21,6 +21,7 @@ from fdi_drift.cloud.client import (
     status_text,
     tls_verify,
 )
+from fdi_drift.cloud.endpoints import Service
 from fdi_drift.errors import AuthError, CloudError, MalformedResponseError, TransportError
 
 _log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class _Issued:
     value: str = field(repr=False)
     refresh_at: float  # by the injected clock
     expires_at: float  # by the injected clock
+
+
+SERVICE = Service("iam", "iam")  # the API this module talks to
 
 
 class IamPasswordToken:

@@ -13,12 +13,14 @@ JSONObject = dict[str, JSONValue]
 Path = tuple[str | int, ...]
 
 
-class Kind(StrEnum):
-    """The managed kinds, spelt as in desired-state files."""
+class Kind(str):
+    """A managed kind's name, as desired-state files spell it ("FdiTask", "DrsJob", ...).
 
-    FDI_TASK = "FdiTask"
-    FDI_COMPOSITE_TASK = "FdiCompositeTask"
-    DRS_JOB = "DrsJob"
+    Which kinds exist is not written here: each module in kinds/ declares its own, and the
+    registry (kinds/catalog.py) lists them.
+    """
+
+    __slots__ = ()
 
 
 class ReconcileMode(StrEnum):
@@ -121,7 +123,7 @@ class ResourceKey:
     def fields(self) -> dict[str, str]:
         """The identity as log and audit records carry it."""
         return {
-            "kind": self.kind.value,
+            "kind": str(self.kind),
             "project_id": self.project_id,
             "instance_id": self.instance_id,
             "name": self.name,

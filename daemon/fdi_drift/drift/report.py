@@ -49,7 +49,7 @@ def report_to_json(report: CycleReport) -> JSONObject:
 def _status_json(status: ResourceStatus) -> JSONObject:
     key = status.key
     return {
-        "kind": key.kind.value,
+        "kind": str(key.kind),
         "project_id": key.project_id,
         "instance_id": key.instance_id,
         "name": key.name,

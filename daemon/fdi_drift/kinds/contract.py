@@ -1,11 +1,18 @@
-"""What every managed kind provides: pure spec rules for desired state, and live reads."""
+"""What every managed kind provides: pure spec rules for desired state, live reads, a registration.
+
+A kind is one module in kinds/: it defines its `KindSpec` (offline rules), its `KindDriver` (reads
+and writes through the API of one `Service`), and a `Registration` tying them together, which the
+registry (catalog.py) lists. Nothing outside kinds/ names a kind.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from fdi_drift.cloud.client import ApiClient
+from fdi_drift.cloud.endpoints import Service
 from fdi_drift.drift.document import DecodedDocument
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
@@ -149,3 +156,27 @@ class KindDriver(Protocol):
     async def send(self, scope: Scope, live_id: str, write: Write) -> str | None:
         """Send one write; a write that creates answers the new id. CloudError when refused."""
         ...
+
+
+T = TypeVar("T")
+
+
+class Connections(Protocol):
+    """What a kind's driver factory is given: each service's API client, and shared objects."""
+
+    def api(self, service: Service) -> ApiClient:
+        """The one API client of `service`."""
+        ...
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """The object kinds share under `name` (made by `make` on first use)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A kind as the registry lists it: its rules, the API it needs, how to build its driver."""
+
+    spec: KindSpec
+    service: Service
+    driver: Callable[[Connections], KindDriver]

@@ -16,15 +16,24 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from fdi_drift.cloud.drs import DrsClient, job_path
+from fdi_drift.cloud.drs import SERVICE, DrsClient, job_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes, check_depth, is_masked
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
 from fdi_drift.drift.overlay import Resolve, overlay, overlay_keeping_secrets
 from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
-from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
+from fdi_drift.kinds.contract import (
+    Connections,
+    LiveDocument,
+    LiveEntry,
+    Registration,
+    Scope,
+    SpecProblem,
+    Write,
+)
 
+KIND = Kind("DrsJob")
 JOB_NAME = re.compile(r"[A-Za-z0-9_-]{4,50}")
 FORBIDDEN_IN_DESCRIPTION = frozenset("!<>'&\"\\")
 _HOUR_MINUTE = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -55,7 +64,7 @@ _UPDATES = (
 class DrsJobSpec:
     """Offline rules of the DrsJob kind."""
 
-    kind: Kind = Kind.DRS_JOB
+    kind: Kind = KIND
     needs_instance: bool = False
     default_ignore: tuple[str, ...] = ()
     can_create: bool = False
@@ -280,7 +289,7 @@ def _params_problems(update_type: str, params: JSONObject) -> list[str]:
 class DrsJobDriver:
     """Lists, reads and updates DRS jobs."""
 
-    kind: Kind = Kind.DRS_JOB
+    kind: Kind = KIND
 
     def __init__(self, client: DrsClient) -> None:
         self._client = client
@@ -313,3 +322,10 @@ class DrsJobDriver:
             scope.project_id, live_id, write.action, cast(dict[str, Any], write.body)
         )
         return None
+
+
+def _driver(connections: Connections) -> DrsJobDriver:
+    return DrsJobDriver(DrsClient(connections.api(SERVICE)))
+
+
+REGISTRATION = Registration(spec=DrsJobSpec(), service=SERVICE, driver=_driver)

@@ -13,17 +13,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from fdi_drift.cloud.fdi import FdiClient, multi_task_path, multi_tasks_path, task_path
+from fdi_drift.cloud.fdi import SERVICE, FdiClient, multi_task_path, multi_tasks_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes
 from fdi_drift.drift.ignore import IgnoreRules, compile_ignore
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
 from fdi_drift.drift.overlay import Overlay, Resolve, overlay
 from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
-from fdi_drift.kinds.contract import LiveDocument, LiveEntry, Scope, SpecProblem, Write
-from fdi_drift.kinds.fdi_task import TASK_NAME, TASK_TAG, live_task
+from fdi_drift.kinds.contract import (
+    LiveDocument,
+    LiveEntry,
+    Registration,
+    Scope,
+    SpecProblem,
+    Write,
+)
+from fdi_drift.kinds.fdi_common import (
+    fdi_tasks,
+    field_problem,
+    live_task,
+    send_stop_or_start,
+    spec_shape_problems,
+    stop_and_start,
+    stop_or_start_line,
+    task_is_running,
+)
 from fdi_drift.kinds.task_list import SharedTaskList
 
+KIND = Kind("FdiCompositeTask")
 OPERATION_TYPES = ("INSERT", "UPDATE", "DELETE")
 TASK_FIELDS = (
     "task_type",
@@ -45,7 +62,7 @@ _NO_RULES = compile_ignore([])
 class FdiCompositeTaskSpec:
     """Offline rules of the FdiCompositeTask kind."""
 
-    kind: Kind = Kind.FDI_COMPOSITE_TASK
+    kind: Kind = KIND
     needs_instance: bool = True
     default_ignore: tuple[str, ...] = (
         "/task_detail/mappings/*/updated_time",
@@ -55,35 +72,21 @@ class FdiCompositeTaskSpec:
     write_options: tuple[str, ...] = ("repulling_snapshot", "auto_mapping")
 
     def validate(self, name: str, spec: JSONObject) -> list[SpecProblem]:
-        problems: list[SpecProblem] = []
-        if not TASK_NAME.fullmatch(name):
-            problems.append(
-                SpecProblem(
-                    "/metadata/name", "a task name is 3-100 letters, digits, '.', '_' or '-'"
-                )
-            )
-        for key in spec:
-            if key not in ("task", "task_detail"):
-                problems.append(SpecProblem(f"/spec/{key}", "unknown field (task, task_detail)"))
+        problems = spec_shape_problems(name, spec)
         task = spec.get("task", {})
-        detail = spec.get("task_detail", {})
-        if not isinstance(task, dict):
-            problems.append(SpecProblem("/spec/task", "must be a mapping"))
-        else:
+        if isinstance(task, dict):
             problems.extend(
                 SpecProblem(f"/spec/task/{f}", m) for f, m in _task_problems(name, task)
             )
-        if not isinstance(detail, dict):
-            problems.append(SpecProblem("/spec/task_detail", "must be a mapping"))
-        else:
-            for key in detail:
-                if key not in DETAIL_FIELDS:
-                    problems.append(
-                        SpecProblem(
-                            f"/spec/task_detail/{key}",
-                            f"unknown field ({', '.join(DETAIL_FIELDS)})",
-                        )
-                    )
+        detail = spec.get("task_detail", {})
+        if isinstance(detail, dict):
+            problems.extend(
+                SpecProblem(
+                    f"/spec/task_detail/{key}", f"unknown field ({', '.join(DETAIL_FIELDS)})"
+                )
+                for key in detail
+                if key not in DETAIL_FIELDS
+            )
         return problems
 
     def desired_document(self, name: str, spec: JSONObject) -> JSONObject:
@@ -152,11 +155,10 @@ class FdiCompositeTaskSpec:
         return [p for p in pointers if p.startswith(_UNWRITABLE)]
 
     def is_running(self, live: JSONValue) -> bool:
-        task = live.get("task") if isinstance(live, dict) else None
-        return isinstance(task, dict) and task.get("status") == "running"
+        return task_is_running(live)
 
     def restart(self) -> tuple[Write, Write] | None:
-        return Write("stop", None, None), Write("start", None, None)
+        return stop_and_start()
 
 
 def _operation_order(value: str) -> int:
@@ -246,16 +248,12 @@ def _task_problems(name: str, task: JSONObject) -> list[tuple[str, str]]:
                 or not all(v in OPERATION_TYPES for v in value)
             ):
                 found.append((key, "1-3 distinct values of INSERT, UPDATE, DELETE"))
-        elif not isinstance(value, str):
-            found.append((key, "must be a string"))
-        elif key == "task_type" and value.upper() != "REALTIME":
+        elif key == "task_type" and isinstance(value, str) and value.upper() != "REALTIME":
             found.append((key, "composite tasks are REALTIME"))
-        elif key == "description" and not 1 <= len(value) <= 1024:
-            found.append((key, "1-1024 characters"))
-        elif key == "task_tag" and not TASK_TAG.fullmatch(value):
-            found.append((key, "4-64 letters, digits, '-' or '_'"))
-        elif key.endswith("_id") and not 1 <= len(value) <= 64:
-            found.append((key, "1-64 characters"))
+        else:
+            problem = field_problem(key, value)
+            if problem:
+                found.append((key, problem))
     return found
 
 
@@ -267,7 +265,7 @@ def _modify_problems(body: JSONObject) -> list[str]:
 class FdiCompositeTaskDriver:
     """Lists, reads and writes FDI composite tasks."""
 
-    kind: Kind = Kind.FDI_COMPOSITE_TASK
+    kind: Kind = KIND
 
     def __init__(self, client: FdiClient, tasks: SharedTaskList) -> None:
         self._client = client
@@ -290,8 +288,7 @@ class FdiCompositeTaskDriver:
             return f"POST {multi_tasks_path(*ids)}/init"
         if write.action == "modify":
             return f"PUT {multi_task_path(*ids, live_id)}"
-        action = {"stop": "terminate", "start": "run"}[write.action]
-        return f"POST {task_path(*ids, live_id)}/{action}"
+        return stop_or_start_line(scope, live_id, write.action)
 
     async def send(self, scope: Scope, live_id: str, write: Write) -> str | None:
         ids = (scope.project_id, scope.instance_id)
@@ -302,10 +299,13 @@ class FdiCompositeTaskDriver:
             await self._client.init_multi_task(*ids, {**body, "task_id": live_id})
         elif write.action == "modify":
             await self._client.update_multi_task(*ids, live_id, body)
-        elif write.action == "stop":
-            await self._client.stop_task(*ids, live_id)
-        elif write.action == "start":
-            await self._client.start_task(*ids, live_id)
         else:
-            raise InvalidWriteError(f"FdiCompositeTask has no write action {write.action!r}")
+            await send_stop_or_start(self._client, scope, live_id, write.action)
         return None
+
+
+REGISTRATION = Registration(
+    spec=FdiCompositeTaskSpec(),
+    service=SERVICE,
+    driver=lambda connections: FdiCompositeTaskDriver(*fdi_tasks(connections)),
+)
