@@ -55,6 +55,9 @@ def test_check_exits_1_when_reads_fail(config: Path, tmp_path: Path) -> None:
     assert "unknown" in result.stdout and "401" in result.stdout
     assert "Credentials in use: token file" in result.stdout
     assert "wrong-token" not in result.stdout + result.stderr
+    as_json = cli("check", "-c", str(config), "--output", "json")
+    (resource,) = json.loads(as_json.stdout)["resources"]
+    assert (resource["status"], resource["cause"]) == ("unknown", "list_failed")
 
 
 def test_validate_reports_every_problem(tmp_path: Path) -> None:

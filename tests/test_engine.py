@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,11 @@ import httpx
 import pytest
 
 from fdi_drift.cloud.transports import in_process
-from fdi_drift.drift.model import ChangeOp, CycleReport, ResourceStatus, Status
+from fdi_drift.drift.model import ChangeOp, CycleReport, ResourceStatus, Status, UnknownReason
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, IamUser
 from fdi_drift.exporter import PlaceholderReason, export_resources
 from fdi_drift.kinds import catalog
-from fdi_drift.kinds.contract import Scope
+from fdi_drift.kinds.contract import LiveEntry, Scope
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.service import Runtime
 from tests.conftest import (
@@ -168,16 +169,21 @@ async def test_failed_list_makes_everything_unknown_never_missing(
     assert {s.status for s in report.statuses} == {Status.UNKNOWN}
     assert not report.complete
     assert all("listing FdiTask" in s.reason and "500" in s.reason for s in report.statuses)
+    assert {s.cause for s in report.statuses} == {UnknownReason.LIST_FAILED}
+
+
+READ = UnknownReason.READ_FAILED
+DECODE = UnknownReason.DECODE_FAILED
 
 
 @pytest.mark.parametrize(
-    ("fault", "reason"),
+    ("fault", "reason", "cause"),
     [
-        ({"status": 503, "times": None}, "503"),
-        ({"status": 200, "body": '{"task": {', "raw": True}, "not JSON"),
-        ({"status": 200, "body": {"task": {}, "task_detail": "not json {"}}, "task_detail"),
-        ({"status": 200, "body": {"task": {}}}, "task_detail"),
-        ({"status": 200, "body": {"task": {}, "task_detail": "[1, 2]"}}, "not an object"),
+        ({"status": 503, "times": None}, "503", READ),
+        ({"status": 200, "body": '{"task": {', "raw": True}, "not JSON", READ),
+        ({"status": 200, "body": {"task": {}, "task_detail": "not json {"}}, "task_detail", DECODE),
+        ({"status": 200, "body": {"task": {}}}, "task_detail", READ),
+        ({"status": 200, "body": {"task": {}, "task_detail": "[1, 2]"}}, "not an object", DECODE),
     ],
 )
 async def test_failed_read_is_unknown_with_a_reason(
@@ -186,6 +192,7 @@ async def test_failed_read_is_unknown_with_a_reason(
     emulator: Emulator,
     fault: dict[str, Any],
     reason: str,
+    cause: UnknownReason,
 ) -> None:
     """Every way a read can fail makes that task unknown (never in sync), the other untouched."""
     runtime = make_runtime(request_timeout_seconds=0.2)
@@ -195,6 +202,7 @@ async def test_failed_read_is_unknown_with_a_reason(
     failed = by_id(report, API_TASK)
     assert failed.status is Status.UNKNOWN
     assert reason in failed.reason
+    assert failed.cause is cause
     assert by_id(report, MYSQL_TASK).status is Status.IN_SYNC
     assert report.complete
 
@@ -265,6 +273,30 @@ async def test_bind_by_id_sees_a_rename_and_names_are_ambiguous(
     assert statuses["also-renamed"].status is Status.UNMANAGED
 
 
+async def test_two_live_tasks_of_the_declared_name_make_it_unknown(
+    make_runtime: RuntimeFactory, desired_dir: Path
+) -> None:
+    """Bound by name, a name two live tasks share is ambiguous: unknown, never a guess.
+
+    The service keeps task names unique in an instance, so the twin is added to the list
+    answer as the engine sees it: a guard against a service that one day stops doing so.
+    """
+    write(desired_dir, "a.yaml", declared("fdi_task_pzy4m5"))
+    runtime = make_runtime()
+    real_list = runtime.drivers[FDI_TASK].list
+
+    async def with_a_twin(scope: Scope) -> list[LiveEntry]:
+        entries = await real_list(scope)
+        (mysql,) = [e for e in entries if e.id == MYSQL_TASK]
+        return [*entries, replace(mysql, id="twin-of-the-mysql-task")]
+
+    runtime.drivers[FDI_TASK].list = with_a_twin  # type: ignore[method-assign]
+    report = await cycle(runtime)
+    (only,) = [s for s in report.statuses if s.key.name == "fdi_task_pzy4m5"]
+    assert (only.status, only.cause) == (Status.UNKNOWN, UnknownReason.AMBIGUOUS)
+    assert only.reason == "2 live FdiTasks are named 'fdi_task_pzy4m5'; bind by metadata.id"
+
+
 def iam_password(home: Path) -> dict[str, object]:
     """The `auth:` configuration of an IAM password login, the password in home/password."""
     login = {"domain": "acme", "user": "drift-bot", "project_id": PROJECT}
@@ -304,5 +336,5 @@ async def test_wrong_iam_password_is_unknown_with_iam_reason(
     report = await cycle(runtime)
     await runtime.aclose()
     (only,) = report.statuses
-    assert only.status is Status.UNKNOWN
+    assert (only.status, only.cause) == (Status.UNKNOWN, UnknownReason.LIST_FAILED)
     assert "401" in only.reason and "wrong-pw" not in only.reason

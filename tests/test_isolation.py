@@ -15,7 +15,9 @@ from fdi_drift.drift.model import (
     CycleReport,
     FieldChange,
     ReconcileResult,
+    ResourceStatus,
     Status,
+    UnknownReason,
 )
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.exporter import export_resources
@@ -55,8 +57,13 @@ async def check(runtime: Runtime) -> CycleReport:
     return report
 
 
-def status_of(report: CycleReport, task_id: str) -> tuple[Status, str]:
+def by_id(report: CycleReport, task_id: str) -> ResourceStatus:
     (found,) = [s for s in report.statuses if s.live_id == task_id]
+    return found
+
+
+def status_of(report: CycleReport, task_id: str) -> tuple[Status, str]:
+    found = by_id(report, task_id)
     return found.status, found.reason
 
 
@@ -137,6 +144,10 @@ async def test_an_exception_at_any_stage_makes_only_that_resource_unknown(
     report = await check(runtime)
     status, reason = status_of(report, API_TASK)
     assert status is Status.UNKNOWN
+    assert by_id(report, API_TASK).cause is {
+        "read": UnknownReason.READ_FAILED,
+        "decode": UnknownReason.DECODE_FAILED,
+    }.get(stage, UnknownReason.COMPARE_FAILED)
     expected_stage = {"read": "read failed", "decode": "decoding failed"}.get(stage, "")
     assert reason.startswith(
         expected_stage
@@ -163,6 +174,7 @@ async def test_a_listing_that_raises_makes_only_its_scope_unknown(
     fdi = [s for s in report.statuses if s.key.kind == FDI_TASK]
     drs = [s for s in report.statuses if s.key.kind == DRS_JOB]
     assert {s.status for s in fdi} == {Status.UNKNOWN}
+    assert {s.cause for s in fdi} == {UnknownReason.LIST_FAILED}
     assert all("internal error Boom" in s.reason and LEAKY not in s.reason for s in fdi)
     assert [s.status for s in drs] == [Status.IN_SYNC]
     assert not report.complete
@@ -232,6 +244,7 @@ async def test_a_task_nested_hundreds_of_levels_deep_is_unknown_not_a_crash(
     status, reason = status_of(report, MYSQL_TASK)
     assert status is Status.UNKNOWN
     assert "nested deeper than 100 levels" in reason
+    assert by_id(report, MYSQL_TASK).cause is UnknownReason.DECODE_FAILED
     assert status_of(report, API_TASK) == (Status.IN_SYNC, "")
     assert report.complete
 
@@ -250,6 +263,7 @@ async def test_a_read_that_never_answers_is_cut_at_the_cycle_deadline(
         status, reason = status_of(report, API_TASK)
         assert status is Status.UNKNOWN
         assert reason == "reading it did not finish within the cycle's deadline (0.5s)"
+        assert by_id(report, API_TASK).cause is UnknownReason.DEADLINE
         assert status_of(report, MYSQL_TASK) == (Status.IN_SYNC, "")
         assert not report.complete
 

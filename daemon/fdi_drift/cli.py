@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fdi_drift import logs
 from fdi_drift.desired_state import DesiredStateLoader
-from fdi_drift.drift.model import ReconcileMode, Status
+from fdi_drift.drift.model import ReconcileMode, Status, UnknownReason
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.exporter import export_resources
@@ -25,6 +25,8 @@ from fdi_drift.service import Runtime, package_version, run_daemon
 from fdi_drift.settings import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+# Failures a wrong or missing credential would cause: worth saying which ones were in use.
+_CREDENTIAL_CAUSES = frozenset({UnknownReason.LIST_FAILED, UnknownReason.READ_FAILED})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,7 +172,7 @@ async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         print(render_text(report, show_in_sync=show_in_sync), end="")
-        if any(s.reason.startswith(("read failed", "listing")) for s in report.statuses):
+        if any(s.cause in _CREDENTIAL_CAUSES for s in report.statuses):
             print(f"Credentials in use: {runtime.credentials.describe()}.")
     return exit_code(report)
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import Match, diff, match
@@ -29,6 +29,7 @@ from fdi_drift.drift.model import (
     ResourceKey,
     ResourceStatus,
     Status,
+    UnknownReason,
 )
 from fdi_drift.errors import FdiDriftError, account
 from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveDocument, LiveEntry, Scope
@@ -129,10 +130,10 @@ class Engine:
         except TimeoutError:
             self._cut_short = True
             reason = f"listing {kind} in {scope} {self._past_deadline()}"
-            return [self._status(r, Status.UNKNOWN, reason) for r in resources], False
+            return [self._unknown(r, UnknownReason.DEADLINE, reason) for r in resources], False
         except Exception as error:  # contained to this scope, whatever it is
             reason = f"listing {kind} in {scope} failed: {_account(error, 'listing', scope)}"
-            return [self._status(r, Status.UNKNOWN, reason) for r in resources], False
+            return [self._unknown(r, UnknownReason.LIST_FAILED, reason) for r in resources], False
         by_id = {entry.id: entry for entry in entries}
         by_name: dict[str, list[LiveEntry]] = defaultdict(list)
         for entry in entries:
@@ -158,7 +159,7 @@ class Engine:
                 reason = (
                     f"{len(candidates)} live {kind}s are named {key.name!r}; bind by metadata.id"
                 )
-                statuses.append(self._status(resource, Status.UNKNOWN, reason))
+                statuses.append(self._unknown(resource, UnknownReason.AMBIGUOUS, reason))
                 continue
             entry = candidates[0]
             claimed.add(entry.id)
@@ -190,10 +191,11 @@ class Engine:
                 return await self.assess(kind, resource, entry, live)
         except TimeoutError:
             self._cut_short = True
-            reason = f"reading it {self._past_deadline()}"
+            cause, reason = UnknownReason.DEADLINE, f"reading it {self._past_deadline()}"
         except Exception as error:  # contained to this resource, whatever it is
+            cause = UnknownReason.READ_FAILED
             reason = f"read failed: {_account(error, 'reading', resource.key)}"
-        return self._status(resource, Status.UNKNOWN, reason, entry.id)
+        return self._unknown(resource, cause, reason, entry.id)
 
     async def assess(
         self, kind: Kind, resource: DesiredResource, entry: LiveEntry, live: LiveDocument
@@ -218,11 +220,13 @@ class Engine:
                     stage = "diffing"
                     changes = await self._offload(diff, result)
             except Exception as error:  # contained to this resource, whatever it is
-                if isinstance(error, FdiDriftError) and stage == "decoding":
+                decoding = stage == "decoding"
+                cause = UnknownReason.DECODE_FAILED if decoding else UnknownReason.COMPARE_FAILED
+                if decoding and isinstance(error, FdiDriftError):  # the answer's fault, not ours
                     reason = f"read failed: {error}"
                 else:
                     reason = f"{stage} failed: {_account(error, stage, resource.key)}"
-                return self._status(resource, Status.UNKNOWN, reason, entry.id)
+                return self._unknown(resource, cause, reason, entry.id)
             if changes is None:
                 status = self._status(resource, Status.IN_SYNC, "", entry.id, (), live.digest)
             else:
@@ -232,6 +236,11 @@ class Engine:
 
     def _past_deadline(self) -> str:
         return f"did not finish within the cycle's deadline ({self._cycle_timeout:g}s)"
+
+    def _unknown(
+        self, resource: DesiredResource, cause: UnknownReason, reason: str, live_id: str = ""
+    ) -> ResourceStatus:
+        return replace(self._status(resource, Status.UNKNOWN, reason, live_id), cause=cause)
 
     def _status(
         self,
@@ -274,13 +283,14 @@ class Engine:
                 continue
             current[status.key] = status.status
             before = self._previous.get(status.key)
-            fields = {
+            fields: dict[str, object] = {
                 "resource": status.key.fields(),
                 "status": str(status.status),
                 "live_id": status.live_id,
             }
             if status.status is Status.UNKNOWN:
-                log.warning("resource unknown", extra={**fields, "reason": status.reason})
+                cause = {"cause": str(status.cause), "reason": status.reason}
+                log.warning("resource unknown", extra={**fields, **cause})
             elif before is not status.status:
                 extra = {**fields, "previous": str(before) if before else None}
                 if status.status is Status.DRIFTED:

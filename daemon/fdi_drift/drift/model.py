@@ -50,15 +50,30 @@ class RunningPolicy(StrEnum):
 
 
 class Status(StrEnum):
-    """Where a resource stands after a check."""
+    """Where a resource stands after a check (and, for drifted ones, after reconciling)."""
 
     IN_SYNC = "in_sync"
     DRIFTED = "drifted"
-    MISSING = "missing"
-    UNMANAGED = "unmanaged"
-    UNKNOWN = "unknown"
+    MISSING = "missing"  # the list finished, and no live resource answers to the declared one
+    UNMANAGED = "unmanaged"  # live, and nobody declares it
+    UNKNOWN = "unknown"  # could not be judged: `cause` says at which stage (never in sync)
+    # Its declared state cannot be applied: the update it needs would be refused by the
+    # service, cannot be made without changing undeclared values, or could not be planned.
+    # Nothing is sent. (A desired-state tree that fails validation is not a resource status:
+    # the last good tree stays in force and DesiredStateHealth reports it.)
     INVALID = "invalid"
-    BLOCKED = "blocked"
+    BLOCKED = "blocked"  # drift that a reconcile rail holds back: `block` says which
+
+
+class UnknownReason(StrEnum):
+    """At which stage judging a resource failed (with status UNKNOWN)."""
+
+    LIST_FAILED = "list_failed"  # its scope's list failed or contradicted itself
+    READ_FAILED = "read_failed"  # refused, unanswered, or not the document the API promises
+    DECODE_FAILED = "decode_failed"  # the JSON nested in its strings does not decode (or too deep)
+    COMPARE_FAILED = "compare_failed"  # comparing or diffing it raised
+    DEADLINE = "deadline"  # the cycle's deadline passed before it was judged
+    AMBIGUOUS = "ambiguous"  # several live resources answer to its name
 
 
 class BlockReason(StrEnum):
@@ -144,6 +159,7 @@ class ResourceStatus:
     source: str = ""  # the desired-state file, relative to the tree's root
     fingerprint: str = ""  # the live digest this status was judged on
     block: BlockReason | None = None  # with status BLOCKED
+    cause: UnknownReason | None = None  # with status UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ def _status_json(status: ResourceStatus) -> JSONObject:
         "id": status.live_id or key.id,
         "status": status.status.value,
         "reason": status.reason,
+        "cause": status.cause.value if status.cause else None,
         "source": status.source,
         "drift_since": status.drift_since,
         "changes": [
