@@ -32,11 +32,16 @@ def test_plan_sends_nothing_and_apply_audits_each_write(config: Path, emulator_u
     assert "Run again with --apply" in plan.stdout
     assert writes_seen(emulator_url) == []
     assert not (config.parent / "fdi-drift-audit.jsonl").exists()
+    (planned,) = json.loads(cli("reconcile", "-c", str(config), "--output", "json").stdout)[
+        "corrections"
+    ]
+    assert (planned["mode"], planned["result"]) == ("dry-run", "planned")
 
     applied = cli("reconcile", "-c", str(config), "--apply", "--output", "json")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     (correction,) = json.loads(applied.stdout)["corrections"]
     assert correction["result"] == "applied" and correction["id"] == API_TASK
+    assert correction["mode"] == "auto"  # what the plan showed as dry-run, --apply ran as auto
     assert [w.rsplit("/", 1)[1] for w in writes_seen(emulator_url)] == [API_TASK]
     records = [
         json.loads(line)

@@ -187,9 +187,10 @@ async def _reconcile(settings: Settings, apply: bool, output: str, full: bool) -
                 file=sys.stderr,
             )
         await runtime.reload(strict=True)  # an invalid tree raises: nothing is planned from it
-        # By hand, the command is the authorisation: it plans and applies as `auto`, while each
-        # resource's own policy and every rail still hold.
-        outcome = await runtime.cycle(mode=ReconcileMode.AUTO, write=apply)
+        # By hand, the command is the authorisation: it plans as `dry-run` and applies as
+        # `auto`, while each resource's own policy and every rail still hold.
+        mode = ReconcileMode.AUTO if apply else ReconcileMode.DRY_RUN
+        outcome = await runtime.cycle(mode=mode)
     finally:
         await runtime.aclose()
     assert outcome is not None  # reload(strict=True) left a tree in force

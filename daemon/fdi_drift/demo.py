@@ -85,7 +85,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
             print("error: the desired state is invalid; run `fdi-drift validate`", file=sys.stderr)
             return 1
         print(f"Checking them against {desired_root}/ ...\n")
-        outcome = await runtime.cycle(mode=ReconcileMode.DRY_RUN, write=False)
+        outcome = await runtime.cycle(mode=ReconcileMode.DRY_RUN)
         assert outcome is not None
         report, corrections = outcome
         print(render_text(report), end="")

@@ -108,6 +108,14 @@ class Correction:
     audit_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The writes that correct one resource, and live as read just before (None: a create)."""
+
+    before: DecodedDocument | None
+    writes: list[Write]
+
+
 @dataclass(slots=True)
 class _History:
     failures: int = 0
@@ -151,12 +159,12 @@ class Reconciler:
         *,
         tree_valid: bool = True,
         mode: ReconcileMode | None = None,
-        write: bool = True,
     ) -> tuple[CycleReport, list[Correction]]:
         """Reconcile a cycle's drifted resources; returns the report with statuses updated.
 
-        `mode` overrides the global mode (the command line plans and applies as `auto`);
-        with `write` False nothing is ever sent, whatever the modes say.
+        `mode` stands in for the configured global mode for this cycle (the command line plans
+        as `dry-run` and applies as `auto`); each resource's own `reconcile` still caps it, and
+        only a resource whose mode comes out `auto` is written.
         """
         declared = {resource.key: resource for resource in tree.resources}
         ceiling = mode or self._rails.mode
@@ -175,10 +183,9 @@ class Reconciler:
             if effective is ReconcileMode.OBSERVE or self._stopping():
                 statuses.append(status)
                 continue
-            sending = write and effective is ReconcileMode.AUTO
             try:
                 correction = await self._correct(
-                    resource, status, effective, tree.revision, tree_valid, sending, writes
+                    resource, status, effective, tree.revision, tree_valid, writes
                 )
             except Exception as error:  # contained to this resource; nothing was sent for it
                 correction = self._unplannable(resource, status, effective, error)
@@ -196,43 +203,57 @@ class Reconciler:
         mode: ReconcileMode,
         revision: str,
         tree_valid: bool,
-        sending: bool,
         writes_so_far: int,
     ) -> Correction:
-        key = resource.key
-        history = self._history.setdefault(key, _History())
+        """Rails, a fresh read and the kind's plan; then the requests logged, or sent (auto)."""
+        history = self._history.setdefault(resource.key, _History())
         attempt = (revision, status.fingerprint)
+        sending = mode is ReconcileMode.AUTO
         if sending:
             blocked = self._rail(history, attempt, tree_valid, writes_so_far)
             if blocked is not None:
-                reason, detail = blocked
-                return self._blocked(status, mode, reason, detail)
+                return self._blocked(status, mode, *blocked)
+        plan = await self._plan(resource, status, mode, revision)
+        if isinstance(plan, Correction):
+            return plan
+        driver = self._drivers[resource.key.kind]
+        requests = tuple(
+            PlannedRequest(driver.request_line(resource.scope, status.live_id, w), w.shown)
+            for w in plan.writes
+        )
+        if not sending:
+            log.info(
+                "correction planned",
+                extra={
+                    "resource": resource.key.fields(),
+                    "live_id": status.live_id,
+                    "requests": [{"request": r.line, "body": r.body} for r in requests],
+                },
+            )
+            return Correction(status, mode, ReconcileResult.PLANNED, requests=requests)
+        correction = await self._apply(resource, status, revision, plan, requests)
+        if correction.result is ReconcileResult.APPLIED:
+            history.failures, history.retry_at = 0, 0.0
+            # A second write over this same live state would only mean someone undoes ours.
+            history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
+        elif correction.audit_id:  # sent, or tried: back off before the next attempt
+            self._fail(history)
+        return correction
+
+    async def _plan(
+        self, resource: DesiredResource, status: ResourceStatus, mode: ReconcileMode, revision: str
+    ) -> _Plan | Correction:
+        """The writes that correct the resource, or the correction that says why there are none."""
         in_force = self._revision_in_force()
         if in_force is not None and in_force != revision:
             detail = f"the desired state moved on to {in_force[:12]} since the check; not sent"
             return Correction(status, mode, ReconcileResult.STALE, detail)
-        kind = key.kind
-        driver, spec = self._drivers[kind], self._specs[kind]
-        unwritable = spec.unwritable([change.pointer for change in status.changes])
+        unwritable = self._specs[resource.key.kind].unwritable([c.pointer for c in status.changes])
         if unwritable:
             detail = f"no update call changes {', '.join(unwritable[:5])}"
             return self._blocked(status, mode, BlockReason.NOT_WRITABLE, detail)
-        before: DecodedDocument | None = None
         try:
-            if status.status is not Status.MISSING:
-                live = await driver.read(resource.scope, status.live_id)
-                if live.digest != status.fingerprint:
-                    return Correction(
-                        status, mode, ReconcileResult.STALE, "live changed since the diff; not sent"
-                    )
-                before = live.decode()
-            writes = spec.plan(
-                resource.document,
-                before,
-                resource.prepared.ignore,
-                self._resolve,
-                resource.options,
-            )
+            plan = await self._read_and_plan(resource, status)
         except SecretError as error:
             return self._blocked(status, mode, BlockReason.SECRET_UNAVAILABLE, str(error))
         except InvalidWriteError as error:
@@ -246,52 +267,68 @@ class Reconciler:
             return Correction(status, mode, ReconcileResult.FAILED, f"read before write: {error}")
         except Exception as error:  # a bug or a hostile document: this resource only
             return self._unplannable(resource, status, mode, error)
-        if not writes:
+        if plan is None:
+            detail = "live changed since the diff; not sent"
+            return Correction(status, mode, ReconcileResult.STALE, detail)
+        if not plan.writes:
             detail = "the differing fields have no update call"
             return self._blocked(status, mode, BlockReason.NOT_WRITABLE, detail)
-        if before is not None and spec.is_running(before.value):
-            restart = spec.restart()
-            policy = resource.running or self._rails.running
-            if restart is None or policy is not RunningPolicy.STOP_UPDATE_START:
-                return self._blocked(
-                    status, mode, BlockReason.RUNNING, "running; stop it or set policy.running"
-                )
-            writes = [restart[0], *writes, restart[1]]
-        planned = tuple(
-            PlannedRequest(driver.request_line(resource.scope, status.live_id, w), w.shown)
-            for w in writes
-        )
-        if not sending:
-            log.info(
-                "correction planned",
-                extra={
-                    "resource": key.fields(),
-                    "live_id": status.live_id,
-                    "requests": [{"request": p.line, "body": p.body} for p in planned],
-                },
-            )
-            return Correction(status, mode, ReconcileResult.PLANNED, requests=planned)
+        return self._around_running(resource, status, mode, plan)
+
+    async def _read_and_plan(
+        self, resource: DesiredResource, status: ResourceStatus
+    ) -> _Plan | None:
+        """Read live again and let the kind plan from it; None when live changed since the diff."""
+        spec = self._specs[resource.key.kind]
+        before: DecodedDocument | None = None
+        if status.status is not Status.MISSING:
+            live = await self._drivers[resource.key.kind].read(resource.scope, status.live_id)
+            if live.digest != status.fingerprint:
+                return None
+            before = live.decode()
+        options = resource.options
+        prepared = resource.prepared
+        writes = spec.plan(resource.document, before, prepared.ignore, self._resolve, options)
+        return _Plan(before, writes)
+
+    def _around_running(
+        self, resource: DesiredResource, status: ResourceStatus, mode: ReconcileMode, plan: _Plan
+    ) -> _Plan | Correction:
+        """A running resource is stopped and started around the writes, if its policy says so."""
+        spec = self._specs[resource.key.kind]
+        if plan.before is None or not spec.is_running(plan.before.value):
+            return plan
+        restart = spec.restart()
+        policy = resource.running or self._rails.running
+        if restart is None or policy is not RunningPolicy.STOP_UPDATE_START:
+            detail = "running; stop it or set policy.running"
+            return self._blocked(status, mode, BlockReason.RUNNING, detail)
+        return _Plan(plan.before, [restart[0], *plan.writes, restart[1]])
+
+    async def _apply(
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        revision: str,
+        plan: _Plan,
+        requests: tuple[PlannedRequest, ...],
+    ) -> Correction:
+        """No intent, no write: the intent is audited first, then the writes sent and verified."""
+        key, before = resource.key, plan.before
+        shown = None if before is None else _shown_live(before, resource.prepared.secret_paths)
         try:
             audit_id = self._audit.intent(
                 resource={**key.fields(), "live_id": status.live_id, "source": resource.source},
                 revision=revision,
-                live_before=None
-                if before is None
-                else _shown_live(before, resource.prepared.secret_paths),
-                requests=[{"request": p.line, "body": p.body} for p in planned],
+                live_before=shown,
+                requests=[{"request": r.line, "body": r.body} for r in requests],
             )
         except AuditError as error:
             log.error("audit log unavailable; nothing sent", extra={"resource": key.fields()})
             detail = f"{error}; nothing was sent"
-            return self._blocked(status, mode, BlockReason.AUDIT_UNAVAILABLE, detail)
-        result = await self._send(resource, status, writes, audit_id)
-        if result.result is ReconcileResult.APPLIED:
-            history.failures, history.retry_at = 0, 0.0
-            # A second write over this same live state would only mean someone undoes ours.
-            history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
-        else:
-            self._fail(history)
-        return replace(result, mode=mode, requests=planned)
+            return self._blocked(status, ReconcileMode.AUTO, BlockReason.AUDIT_UNAVAILABLE, detail)
+        correction = await self._send(resource, status, plan.writes, audit_id)
+        return replace(correction, requests=requests)
 
     async def _send(
         self, resource: DesiredResource, status: ResourceStatus, writes: list[Write], audit_id: str

@@ -139,13 +139,16 @@ class Runtime:
 
     async def check(self) -> CycleReport | None:
         """One check over the tree in force, nothing reconciled (None: no valid tree yet)."""
-        outcome = await self.cycle(mode=ReconcileMode.OBSERVE, write=False)
+        outcome = await self.cycle(mode=ReconcileMode.OBSERVE)
         return None if outcome is None else outcome[0]
 
     async def cycle(
-        self, *, mode: ReconcileMode | None = None, write: bool = True
+        self, *, mode: ReconcileMode | None = None
     ) -> tuple[CycleReport, list[Correction]] | None:
-        """One check, then reconciling what the modes allow (the daemon's scheduled job)."""
+        """One check, then reconciling what the modes allow (the daemon's scheduled job).
+
+        `mode` stands in for the configured `reconcile.mode` for this one cycle.
+        """
         # One tree for the whole cycle: a reload meanwhile must not pair this cycle's diffs
         # with another revision's documents.
         tree = self.tree
@@ -170,7 +173,7 @@ class Runtime:
                 self._checking = None
             valid = self.state.health is not None and self.state.health.valid
             reconciled, corrections = await self.reconciler.run(
-                tree, report, tree_valid=valid, mode=mode, write=write
+                tree, report, tree_valid=valid, mode=mode
             )
             self._publish(reconciled)
             return reconciled, corrections
