@@ -1,7 +1,7 @@
 """The `fdi-drift` command line: a contract that scripts and CI depend on.
 
 Exit statuses follow Terraform's -detailed-exitcode: 0 nothing to do, 2 drift, 1 error.
-Reports go to stdout; logs (JSON lines) go to stderr.
+Reports go to stdout; logs go to stderr (`--log-format`: JSON lines, or plain text at a terminal).
 """
 
 from __future__ import annotations
