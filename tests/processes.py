@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -44,15 +45,11 @@ def wait_for(what: str, probe: Callable[[], Any], deadline: float = DEADLINE) ->
     pytest.fail(f"timed out waiting for {what}; last saw {last!r}")
 
 
-@pytest.fixture
-def emulator_url(tmp_path: Path) -> Iterator[str]:
-    """`fdi-drift emulator` in a subprocess, seeded with the two seed tasks."""
-    seeds = tmp_path / "seeds" / PROJECT / INSTANCE
-    seeds.mkdir(parents=True)
-    for body in (seed_002(), seed_000_as_get()):
-        (seeds / f"{body['task']['task_id']}.json").write_text(json.dumps(body))
+@contextlib.contextmanager
+def emulator_process(seeds: Path, *options: str) -> Iterator[str]:
+    """`fdi-drift emulator` on a free port in a subprocess; yields its URL, stops it after."""
     process = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--seed", str(tmp_path / "seeds"), "--token", TOKEN],
+        [*CLI, "emulator", "--port", "0", "--seed", str(seeds), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,6 +62,23 @@ def emulator_url(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=DEADLINE)
+
+
+def write_seeds(root: Path, project: str, instance: str, *bodies: dict[str, Any]) -> Path:
+    """Seed files (GET bodies) for one instance under `root`, as the emulator reads them."""
+    folder = root / project / instance
+    folder.mkdir(parents=True)
+    for body in bodies:
+        (folder / f"{body['task']['task_id']}.json").write_text(json.dumps(body))
+    return root
+
+
+@pytest.fixture
+def emulator_url(tmp_path: Path) -> Iterator[str]:
+    """`fdi-drift emulator` in a subprocess, seeded with the two seed tasks."""
+    seeds = write_seeds(tmp_path / "seeds", PROJECT, INSTANCE, seed_002(), seed_000_as_get())
+    with emulator_process(seeds, "--token", TOKEN) as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,7 +21,15 @@ def status(
 ) -> ResourceStatus:
     key = ResourceKey(FDI_TASK, "p1", "i1", name)
     found = tuple(FieldChange(f"/task/f{n}", ChangeOp.CHANGED, "a", "b") for n in range(changes))
-    return ResourceStatus(key, value, live_id=f"id-{name}", changes=found, drift_since=since)
+    return ResourceStatus(
+        key,
+        value,
+        live_id=f"id-{name}",
+        changes=found,
+        drift_since=since,
+        region="cn-north-4",
+        account="acme",
+    )
 
 
 def report(*statuses: ResourceStatus, complete: bool = True) -> CycleReport:
@@ -31,6 +39,8 @@ def report(*statuses: ResourceStatus, complete: bool = True) -> CycleReport:
 def labels(name: str) -> dict[str, str]:
     return {
         "kind": "FdiTask",
+        "region": "cn-north-4",
+        "account": "acme",
         "project_id": "p1",
         "instance_id": "i1",
         "resource": f"id-{name}",
@@ -102,14 +112,10 @@ def test_api_observer_counts_each_attempt() -> None:
     """The cloud client's observer feeds the request counter and histogram."""
     registry = CollectorRegistry()
     metrics = DaemonMetrics(registry, version="x")
-    metrics.observe_request("fdi", "GET", "503", 0.2)
-    metrics.observe_request("fdi", "GET", "200", 0.1)
+    metrics.observe_request("fdi", "GET", "503", 0.2, region="eu-west-101")
+    metrics.observe_request("fdi", "GET", "200", 0.1, region="eu-west-101")
+    metrics.observe_request("fdi", "GET", "200", 0.1, region="cn-north-4")
     sample = registry.get_sample_value
-    assert (
-        sample("fdi_drift_api_requests_total", {"service": "fdi", "method": "GET", "code": "503"})
-        == 1
-    )
-    assert (
-        sample("fdi_drift_api_request_duration_seconds_count", {"service": "fdi", "method": "GET"})
-        == 2
-    )
+    get = {"region": "eu-west-101", "service": "fdi", "method": "GET"}
+    assert sample("fdi_drift_api_requests_total", {**get, "code": "503"}) == 1
+    assert sample("fdi_drift_api_request_duration_seconds_count", get) == 2

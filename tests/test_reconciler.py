@@ -443,6 +443,8 @@ async def test_reconcile_metrics_count_results_and_blocked_reasons(
     assert value("fdi_drift_reconcile_total", {"kind": "FdiTask", "result": "blocked"}) == 1
     labels = {
         "kind": "FdiTask",
+        "region": "cn-north-4",  # the single target's, by default
+        "account": "",
         "project_id": PROJECT,
         "instance_id": INSTANCE,
         "resource": API_TASK,

@@ -28,13 +28,13 @@ def test_empty_file_gives_every_default(tmp_path: Path) -> None:
     """An empty configuration is valid and every key takes its documented default."""
     settings = load_settings(write(tmp_path, ""), environ={})
     assert settings.desired_state == tmp_path / "desired_state"
-    assert settings.endpoints["fdi"] == "https://roma.cn-north-4.myhuaweicloud.com"
-    assert settings.endpoints["iam"] == "https://iam.cn-north-4.myhuaweicloud.com"
+    assert settings.targets[0].endpoints["fdi"] == "https://roma.cn-north-4.myhuaweicloud.com"
+    assert settings.targets[0].endpoints["iam"] == "https://iam.cn-north-4.myhuaweicloud.com"
     assert settings.schedule.interval_seconds == 60
     assert settings.rails.mode is ReconcileMode.OBSERVE
     assert settings.rails.max_writes_per_cycle == 5
     assert (settings.listen.host, settings.listen.port) == ("0.0.0.0", 9108)  # noqa: S104
-    assert settings.auth == TokenEnvAuth("FDI_DRIFT_TOKEN", None)
+    assert settings.targets[0].auth == TokenEnvAuth("FDI_DRIFT_TOKEN", None)
 
 
 def test_region_changes_default_endpoints_and_overrides_win(tmp_path: Path) -> None:
@@ -43,8 +43,8 @@ def test_region_changes_default_endpoints_and_overrides_win(tmp_path: Path) -> N
         write(tmp_path, "region: ap-southeast-1\nendpoints: {fdi: 'http://127.0.0.1:9/'}\n"),
         environ={},
     )
-    assert settings.endpoints["fdi"] == "http://127.0.0.1:9"
-    assert settings.endpoints["drs"] == "https://drs.ap-southeast-1.myhuaweicloud.com"
+    assert settings.targets[0].endpoints["fdi"] == "http://127.0.0.1:9"
+    assert settings.targets[0].endpoints["drs"] == "https://drs.ap-southeast-1.myhuaweicloud.com"
 
 
 def test_environment_references_expand(tmp_path: Path) -> None:
@@ -92,11 +92,11 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> Non
 def test_auth_modes(tmp_path: Path) -> None:
     """Each auth mode resolves paths relative to the file and reads variables once."""
     token_file = load_settings(write(tmp_path, "auth: {token_file: secrets/token}\n"), environ={})
-    assert token_file.auth == TokenFileAuth(tmp_path / "secrets/token")
+    assert token_file.targets[0].auth == TokenFileAuth(tmp_path / "secrets/token")
     env = load_settings(
         write(tmp_path, "auth: {token_env: MY_TOKEN}\n"), environ={"MY_TOKEN": "t0k"}
     )
-    assert env.auth == TokenEnvAuth("MY_TOKEN", "t0k")
+    assert env.targets[0].auth == TokenEnvAuth("MY_TOKEN", "t0k")
     assert "t0k" not in repr(env)
     iam = load_settings(
         write(
@@ -105,7 +105,7 @@ def test_auth_modes(tmp_path: Path) -> None:
         ),
         environ={},
     )
-    assert iam.auth == IamPasswordAuth("d", "u", Path("/p"), "p1")
+    assert iam.targets[0].auth == IamPasswordAuth("d", "u", Path("/p"), "p1")
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -119,20 +119,22 @@ def test_aksk_modes_and_the_sdk_variables(tmp_path: Path) -> None:
     files = load_settings(
         write(tmp_path, "auth: {aksk: {ak_file: s/ak, sk_file: s/sk}}\n"), environ={}
     )
-    assert files.auth == AkSkFileAuth(tmp_path / "s/ak", tmp_path / "s/sk")
+    assert files.targets[0].auth == AkSkFileAuth(tmp_path / "s/ak", tmp_path / "s/sk")
     env = {"MY_AK": "AK1", "MY_SK": "SK1-secret"}
     named = load_settings(
         write(tmp_path, "auth: {aksk: {ak_env: MY_AK, sk_env: MY_SK}}\n"), environ=env
     )
-    assert named.auth == AkSkEnvAuth("MY_AK", "MY_SK", "AK1", "SK1-secret")
+    assert named.targets[0].auth == AkSkEnvAuth("MY_AK", "MY_SK", "AK1", "SK1-secret")
     assert "SK1-secret" not in repr(named)
     sdk_env = {"HUAWEICLOUD_SDK_AK": "AK2", "HUAWEICLOUD_SDK_SK": "SK2", "FDI_DRIFT_TOKEN": "t"}
     default = load_settings(write(tmp_path, ""), environ=sdk_env)
-    assert default.auth == AkSkEnvAuth("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK2", "SK2")
+    assert default.targets[0].auth == AkSkEnvAuth(
+        "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "AK2", "SK2"
+    )
     only_token = load_settings(
         write(tmp_path, ""), environ={"HUAWEICLOUD_SDK_AK": "AK2", "FDI_DRIFT_TOKEN": "t"}
     )
-    assert only_token.auth == TokenEnvAuth("FDI_DRIFT_TOKEN", "t")
+    assert only_token.targets[0].auth == TokenEnvAuth("FDI_DRIFT_TOKEN", "t")
 
 
 @pytest.mark.parametrize(

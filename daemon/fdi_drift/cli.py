@@ -167,13 +167,30 @@ async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
     finally:
         await runtime.aclose()
     assert report is not None  # reload(strict=True) left a tree in force
+    fleet = runtime.fleet
     if output == "json":
-        body = {**report_to_json(report), "credentials": runtime.credentials.describe()}
+        targets = [
+            {
+                "account": target.account or None,
+                "region": target.region,
+                "projects": list(target.projects) or None,
+                "credentials": fleet.describe(target),
+            }
+            for target in fleet.targets
+        ]
+        body = {**report_to_json(report), "targets": targets}
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         print(render_text(report, show_in_sync=show_in_sync), end="")
-        if any(s.cause in _CREDENTIAL_CAUSES for s in report.statuses):
-            print(f"Credentials in use: {runtime.credentials.describe()}.")
+        failing = [
+            fleet.target_of(s.key.project_id)
+            for s in report.statuses
+            if s.cause in _CREDENTIAL_CAUSES
+        ]
+        for target in fleet.targets:  # in configuration order
+            if any(target is other for other in failing):
+                named = f" for {target.label}" if len(fleet.targets) > 1 else ""
+                print(f"Credentials in use{named}: {fleet.describe(target)}.")
     return exit_code(report)
 
 

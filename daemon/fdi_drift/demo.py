@@ -31,7 +31,8 @@ from fdi_drift.reconciler import Rails
 from fdi_drift.schedule import Schedule
 from fdi_drift.server import Listen
 from fdi_drift.service import Runtime, run_daemon
-from fdi_drift.settings import Settings
+from fdi_drift.settings import DEFAULT_REGION, Settings
+from fdi_drift.targets import Target
 
 SAMPLES = Path(emulator_package.__file__).parent / "samples"
 PROJECT_ID = "c53626012ba84727b938ca8bf03108ef"
@@ -66,8 +67,13 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         transport = in_process(emulator)
     settings = Settings(
         desired_state=desired_root,
-        endpoints=Endpoints({s.name: base_url for s in (*catalog.services(), IAM)}),
-        auth=TokenEnvAuth("FDI_DRIFT_TOKEN", DEMO_TOKEN),
+        targets=(
+            Target(
+                region=DEFAULT_REGION,
+                endpoints=Endpoints({s.name: base_url for s in (*catalog.services(), IAM)}),
+                auth=TokenEnvAuth("FDI_DRIFT_TOKEN", DEMO_TOKEN),
+            ),
+        ),
         schedule=Schedule(interval_seconds=10.0, jitter_seconds=0.0),
         listen=Listen("127.0.0.1", port),
         rails=Rails(mode=ReconcileMode.DRY_RUN),

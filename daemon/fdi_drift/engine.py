@@ -26,6 +26,7 @@ from fdi_drift.drift.model import (
     CycleReport,
     FieldChange,
     Kind,
+    Placement,
     ResourceKey,
     ResourceStatus,
     Status,
@@ -73,8 +74,11 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         offload: Offload = asyncio.to_thread,
+        place: Callable[[str], Placement] = lambda project_id: Placement(),
     ) -> None:
+        """`place` tells a project's region and account, which every status carries."""
         self._drivers = drivers
+        self._place = place
         self._specs = specs
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._full_sweep_every = config.full_sweep_every
@@ -178,7 +182,16 @@ class Engine:
         for entry in entries:
             if entry.id not in claimed:
                 key = ResourceKey(kind, scope.project_id, scope.instance_id, entry.name, entry.id)
-                statuses.append(ResourceStatus(key=key, status=Status.UNMANAGED, live_id=entry.id))
+                placement = self._place(scope.project_id)
+                statuses.append(
+                    ResourceStatus(
+                        key=key,
+                        status=Status.UNMANAGED,
+                        live_id=entry.id,
+                        region=placement.region,
+                        account=placement.account,
+                    )
+                )
         return statuses, True
 
     async def _check_resource(
@@ -259,6 +272,7 @@ class Engine:
             self._drift_since.pop(key, None)
         if status is not Status.IN_SYNC and status is not Status.DRIFTED:
             self._memo.pop(key, None)
+        placement = self._place(key.project_id)
         return ResourceStatus(
             key=key,
             status=status,
@@ -268,6 +282,8 @@ class Engine:
             drift_since=since,
             source=resource.source,
             fingerprint=fingerprint,
+            region=placement.region,
+            account=placement.account,
         )
 
     def _forget(self, declared: Iterable[ResourceKey]) -> None:
@@ -288,6 +304,8 @@ class Engine:
                 "status": str(status.status),
                 "live_id": status.live_id,
             }
+            if status.region:
+                fields["target"] = {"region": status.region, "account": status.account or None}
             if status.status is Status.UNKNOWN:
                 cause = {"cause": str(status.cause), "reason": status.reason}
                 log.warning("resource unknown", extra={**fields, **cause})

@@ -2,6 +2,7 @@
 
     FdiDriftError
     ├── ConfigError                 the daemon configuration is unusable (names file and key)
+    │   └── UnservedProjectError    no configured target serves a resource's project
     ├── DesiredStateError           a desired-state tree is invalid (carries every problem)
     ├── DocumentError               a document is not the JSON it should be (names what, where)
     ├── InvalidIdentifierError      an id failed the allowlist before it could enter a URL path
@@ -47,6 +48,10 @@ class FdiDriftError(Exception):
 
 class ConfigError(FdiDriftError):
     """The daemon configuration is unusable."""
+
+
+class UnservedProjectError(ConfigError):
+    """No configured target serves a resource's project."""
 
 
 class DesiredStateError(FdiDriftError):

@@ -16,7 +16,8 @@ from prometheus_client.registry import Collector
 
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileResult, Status
 
-RESOURCE_LABELS = ["kind", "project_id", "instance_id", "resource", "name"]
+# `region` and `account` are those of the target that serves the resource's project.
+RESOURCE_LABELS = ["kind", "region", "account", "project_id", "instance_id", "resource", "name"]
 _DRIFT = frozenset({Status.DRIFTED, Status.BLOCKED})  # blocked is drift that waits
 
 
@@ -77,6 +78,8 @@ class _SnapshotCollector(Collector):
                 key = item.key
                 labels = [
                     str(key.kind),
+                    item.region,
+                    item.account,
                     key.project_id,
                     key.instance_id,
                     item.live_id or key.id,
@@ -132,14 +135,14 @@ class DaemonMetrics:
         )
         self.api_requests = Counter(
             "fdi_drift_api_requests",
-            "Cloud API requests by service, method and status code",
-            ["service", "method", "code"],
+            "Cloud API requests by target region, service, method and status code",
+            ["region", "service", "method", "code"],
             registry=registry,
         )
         self.api_duration = Histogram(
             "fdi_drift_api_request_duration_seconds",
             "Cloud API request duration",
-            ["service", "method"],
+            ["region", "service", "method"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
@@ -176,10 +179,12 @@ class DaemonMetrics:
         build = Gauge("fdi_drift_build_info", "Build information", ["version"], registry=registry)
         build.labels(version=version).set(1)
 
-    def observe_request(self, service: str, method: str, code: str, seconds: float) -> None:
-        """Count one API attempt (the cloud client's observer)."""
-        self.api_requests.labels(service=service, method=method, code=code).inc()
-        self.api_duration.labels(service=service, method=method).observe(seconds)
+    def observe_request(
+        self, service: str, method: str, code: str, seconds: float, *, region: str = ""
+    ) -> None:
+        """Count one API attempt to a target's region (a cloud client's observer)."""
+        self.api_requests.labels(region=region, service=service, method=method, code=code).inc()
+        self.api_duration.labels(region=region, service=service, method=method).observe(seconds)
 
     def observe_cycle(self, report: CycleReport) -> None:
         """Publish a finished cycle."""

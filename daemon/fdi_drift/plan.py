@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 
 from fdi_drift.drift.model import JSONObject, JSONValue, ReconcileResult
-from fdi_drift.drift.report import change_lines
+from fdi_drift.drift.report import change_lines, spans_targets, where
 from fdi_drift.reconciler import Correction
 
 _HEADLINE = {
@@ -58,6 +58,7 @@ def _plan_lines(
     if not corrections:
         yield "Nothing to reconcile: no drifted resource that policy lets this command correct."
         return
+    with_target = spans_targets(c.status for c in corrections)
     for correction in corrections:
         status = correction.status
         key = status.key
@@ -65,8 +66,7 @@ def _plan_lines(
         headline = _HEADLINE[correction.result]
         if correction.result in (ReconcileResult.BLOCKED, ReconcileResult.INVALID):
             headline += f": {correction.detail}"
-        scope = "/".join(part for part in (key.project_id, key.instance_id) if part)
-        yield f"{key.kind} {key.name}{ident} in {scope}: {headline}"
+        yield f"{key.kind} {key.name}{ident} in {where(status, with_target)}: {headline}"
         if status.source:
             yield f"  desired: {status.source}"
         if correction.result in (ReconcileResult.FAILED, ReconcileResult.VERIFY_FAILED):
@@ -105,6 +105,8 @@ def plan_to_json(corrections: Sequence[Correction]) -> list[JSONObject]:
             "kind": str(c.status.key.kind),
             "name": c.status.key.name,
             "id": c.status.live_id,
+            "region": c.status.region or None,
+            "account": c.status.account or None,
             "source": c.status.source,
             "mode": c.mode.value,
             "result": c.result.value,

@@ -95,9 +95,11 @@ def _page(state: DaemonState) -> str:
             continue
         key = item.key
         pointers = "<br>".join(html.escape(c.pointer) for c in item.changes)
+        target = "/".join(part for part in (item.account, item.region) if part)
         rows.append(
             "<tr>"
             f"<td>{html.escape(key.kind)}</td><td>{html.escape(key.name)}</td>"
+            f"<td>{html.escape(target)}</td>"
             f"<td>{html.escape(key.project_id)}/{html.escape(key.instance_id)}</td>"
             f"<td class={item.status.value}>{item.status.value}</td>"
             f"<td>{html.escape(item.reason)}{pointers}</td></tr>"
@@ -113,7 +115,8 @@ def _page(state: DaemonState) -> str:
         ".drifted,.missing,.blocked{color:#b00}.unknown,.invalid{color:#a60}.in_sync{color:#070}"
         "</style></head><body><h1>fdi-drift</h1>"
         f"<p>Desired state revision <code>{revision}</code></p>{warning}"
-        "<table><tr><th>kind</th><th>name</th><th>scope</th><th>status</th><th>detail</th></tr>"
+        "<table><tr><th>kind</th><th>name</th><th>target</th><th>scope</th><th>status</th>"
+        "<th>detail</th></tr>"
         + "".join(rows)
         + "</table><p><a href=/metrics>metrics</a> · <a href=/api/v1/status>JSON</a></p>"
         "</body></html>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -19,8 +20,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fdi_drift import windows
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
-from fdi_drift.cloud.iam import SERVICE as IAM
-from fdi_drift.credentials import Credentials
 from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
@@ -32,6 +31,7 @@ from fdi_drift.reconciler import Correction, Reconciler
 from fdi_drift.secrets import SecretResolver
 from fdi_drift.server import DaemonState, create_app
 from fdi_drift.settings import Settings
+from fdi_drift.targets import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -58,30 +58,23 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
-        self.credentials = Credentials(
-            settings.auth,
-            iam_url=settings.endpoints[IAM.name],
+        # Each target its own credentials and one client per service the managed kinds use.
+        self.fleet = Fleet(
+            settings.targets,
             policy=settings.client,
             transport=transport,
+            observer=lambda target: functools.partial(
+                self.metrics.observe_request, region=target.region
+            ),
+            user_agent=f"fdi-drift/{package_version()}",
             clock=clock,
         )
-        # One client per service the managed kinds talk to.
-        self._apis = {
-            service.name: ApiClient(
-                service=service.name,
-                base_url=settings.endpoints[service.name],
-                auth=self.credentials.auth(),
-                transport=transport,
-                policy=settings.client,
-                observer=self.metrics.observe_request,
-                user_agent=f"fdi-drift/{package_version()}",
-            )
-            for service in catalog.services()
-        }
         self.specs = catalog.specs()
-        self.drivers: dict[Kind, KindDriver] = catalog.build_drivers(self._apis)
+        self.drivers: dict[Kind, KindDriver] = self.fleet.drivers
         deadline = replace(settings.engine, cycle_timeout_seconds=settings.cycle_deadline_seconds)
-        self.engine = Engine(self.drivers, self.specs, deadline, clock=clock)
+        self.engine = Engine(
+            self.drivers, self.specs, deadline, clock=clock, place=self.fleet.placement
+        )
         limit = settings.desired_state_max_file_bytes
         self.loader = (
             DesiredStateLoader(settings.desired_state)
@@ -228,14 +221,12 @@ class Runtime:
         return unfinished
 
     def api(self, service: str) -> ApiClient:
-        """The API client of a service (by name), for callers that talk to it directly."""
-        return self._apis[service]
+        """The first target's API client of a service, for callers that talk to it directly."""
+        return self.fleet.api(service)
 
     async def aclose(self) -> None:
         """Close the API clients and what the credentials opened."""
-        for api in self._apis.values():
-            await api.aclose()
-        await self.credentials.aclose()
+        await self.fleet.aclose()
 
 
 class _Server(uvicorn.Server):
@@ -300,7 +291,11 @@ async def run_daemon(
                 raise OSError(f"could not listen on {settings.listen.host}:{settings.listen.port}")
             await asyncio.sleep(0.01)
         url = f"http://{settings.listen.host}:{settings.listen.port}"
-        log.info("listening", extra={"url": url, "credentials": runtime.credentials.describe()})
+        targets = [
+            {"target": target.label, "credentials": runtime.fleet.describe(target)}
+            for target in runtime.fleet.targets
+        ]
+        log.info("listening", extra={"url": url, "targets": targets})
         if on_listening:
             on_listening(url)
         await stop.wait()

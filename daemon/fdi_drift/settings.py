@@ -32,6 +32,7 @@ import yaml
 from fdi_drift.cloud.client import ClientPolicy
 from fdi_drift.cloud.endpoints import Endpoints
 from fdi_drift.cloud.iam import SERVICE as IAM
+from fdi_drift.cloud.identifiers import check_id
 from fdi_drift.credentials import (
     DEFAULT_TOKEN_ENV,
     SDK_AK_ENV,
@@ -44,28 +45,30 @@ from fdi_drift.credentials import (
     TokenFileAuth,
 )
 from fdi_drift.engine import EngineConfig
-from fdi_drift.errors import ConfigError
+from fdi_drift.errors import ConfigError, InvalidIdentifierError
 from fdi_drift.kinds import catalog
 from fdi_drift.logs import LEVELS
 from fdi_drift.reconciler import Rails
 from fdi_drift.schedule import Schedule
 from fdi_drift.secrets import SECRET_ENV_PREFIX
 from fdi_drift.server import Listen
+from fdi_drift.targets import Target
 from fdi_drift.yaml_documents import LineIndex, load_documents
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _AUTH_MODES = ("token_file", "token_env", "iam_password", "aksk")
+DEFAULT_REGION = "cn-north-4"
+_TARGET_KEYS = ("region", "endpoints", "auth")  # a single target's, at the top level
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the daemon is configured with, each part in its component's own type."""
 
-    endpoints: Endpoints = field(metadata={"special": True})  # the region's, or overridden
-    auth: AuthConfig = field(metadata={"special": True})
+    # `targets:`, or for a single target `region`, `endpoints` and `auth` at the top level.
+    targets: tuple[Target, ...] = field(metadata={"special": True})
     listen: Listen = field(metadata={"special": True})  # HOST:PORT
     desired_state: Path = Path("desired_state")
-    region: str = "cn-north-4"
     schedule: Schedule = field(default_factory=Schedule)
     engine: EngineConfig = field(default_factory=EngineConfig)
     client: ClientPolicy = field(default_factory=ClientPolicy)
@@ -123,13 +126,11 @@ def settings_from_mapping(
     reader = _Reader(source, base_dir, environ, lines)
     data = reader.expand(raw, "")
     values, used = reader.fields(Settings, data, "")
-    used |= {"endpoints", "auth", "listen"}
+    used |= {"targets", *_TARGET_KEYS, "listen"}
     reader.reject_unknown(data, used, "")
-    region = values.get("region", _default(Settings, "region"))
     return Settings(
         **values,
-        endpoints=reader.endpoints(data.get("endpoints"), region),
-        auth=reader.auth(data.get("auth")),
+        targets=reader.targets(data),
         listen=reader.listen(data.get("listen")),
         secret_env={k: v for k, v in environ.items() if k.startswith(SECRET_ENV_PREFIX)},
     )
@@ -145,7 +146,8 @@ class _Reader:
     lines: LineIndex | None
 
     def error(self, key: str, message: str) -> ConfigError:
-        line = self.lines.line_at(key.split(".")) if self.lines and key else None
+        path = key.replace("[", ".").replace("]", "").split(".")  # targets[1].auth: 1 is an index
+        line = self.lines.line_at(path) if self.lines and key else None
         where = self.source if line is None else f"{self.source}:{line}"
         return ConfigError(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
@@ -283,22 +285,87 @@ class _Reader:
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
-    def endpoints(self, value: Any, region: str) -> Endpoints:
+    def targets(self, data: Mapping[str, Any]) -> tuple[Target, ...]:
+        """`targets:`, or the single target that top-level `region`, `endpoints`, `auth` give."""
+        if "targets" not in data:
+            return (self.target(data, ""),)
+        given = [key for key in _TARGET_KEYS if key in data]
+        if given:
+            raise self.error(given[0], "goes inside each entry of targets: (or leave out targets:)")
+        items = data["targets"]
+        if not isinstance(items, list) or not items:
+            raise self.error("targets", "must be a non-empty list")
+        targets: list[Target] = []
+        served: dict[str, int] = {}
+        rest: int | None = None
+        for number, item in enumerate(items):
+            prefix = f"targets[{number}]."
+            if not isinstance(item, dict):
+                raise self.error(prefix.rstrip("."), "must be a mapping")
+            self.reject_unknown(item, {"account", "projects", *_TARGET_KEYS}, prefix)
+            if "region" not in item:
+                raise self.error(prefix + "region", "is required")
+            target = self.target(item, prefix)
+            for project in target.projects:
+                if project in served:
+                    raise self.error(
+                        prefix + "projects",
+                        f"project {project} is served by targets[{served[project]}] already",
+                    )
+                served[project] = number
+            if target.serves_the_rest:
+                if rest is not None:
+                    raise self.error(
+                        prefix + "projects",
+                        f"required: targets[{rest}] already serves every project not named",
+                    )
+                rest = number
+            targets.append(target)
+        return tuple(targets)
+
+    def target(self, data: Mapping[str, Any], prefix: str) -> Target:
+        region = self.string(data, "region", DEFAULT_REGION, prefix)
+        account = self.string(data, "account", "", prefix) if "account" in data else ""
+        projects = self.projects(data.get("projects"), prefix + "projects") if prefix else ()
+        return Target(
+            region=region,
+            endpoints=self.endpoints(data.get("endpoints"), region, prefix),
+            auth=self.auth(data.get("auth"), prefix, projects),
+            account=account,
+            projects=projects,
+        )
+
+    def projects(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
+            raise self.error(key, "must be a non-empty list of project ids")
+        for project in value:
+            try:
+                check_id("project_id", project)
+            except InvalidIdentifierError as error:
+                raise self.error(key, str(error)) from None
+        if len(set(value)) != len(value):
+            raise self.error(key, "names a project twice")
+        return tuple(value)
+
+    def endpoints(self, value: Any, region: str, prefix: str = "") -> Endpoints:
         """A URL for each service in use (the managed kinds' and IAM), the region's by default."""
-        data = self.mapping({"endpoints": value}, "endpoints")
+        key = prefix + "endpoints"
+        data = self.mapping({key: value}, key)
         services = (*catalog.services(), IAM)
-        self.reject_unknown(data, {service.name for service in services}, "endpoints.")
+        self.reject_unknown(data, {service.name for service in services}, key + ".")
         return Endpoints(
             {
-                service.name: self.url(data, service.name, service.url(region))
+                service.name: self.url(data, service.name, service.url(region), key + ".")
                 for service in services
             }
         )
 
-    def url(self, data: Mapping[str, Any], key: str, default: str) -> str:
-        value = self.string(data, key, default, "endpoints.")
+    def url(self, data: Mapping[str, Any], key: str, default: str, prefix: str) -> str:
+        value = self.string(data, key, default, prefix)
         if not value.startswith(("https://", "http://")):
-            raise self.error(f"endpoints.{key}", "must be an http(s) URL")
+            raise self.error(prefix + key, "must be an http(s) URL")
         return value.rstrip("/")
 
     def listen(self, value: Any) -> Listen:
@@ -311,51 +378,65 @@ class _Reader:
             raise self.error("listen", f"must be HOST:PORT, not {value!r}")
         return Listen(host.strip("[]"), int(port))
 
-    def auth(self, value: Any) -> AuthConfig:
+    def auth(self, value: Any, prefix: str = "", projects: tuple[str, ...] = ()) -> AuthConfig:
+        """The target's `auth:`; an IAM login's project defaults to the target's only one."""
+        key = prefix + "auth"
         if value is None:
             # No auth configured: the SDKs' AK/SK variables if both are set, else a token.
             if self.environ.get(SDK_AK_ENV) and self.environ.get(SDK_SK_ENV):
                 return self._aksk_env(SDK_AK_ENV, SDK_SK_ENV)
             return TokenEnvAuth(DEFAULT_TOKEN_ENV, self.environ.get(DEFAULT_TOKEN_ENV))
         if not isinstance(value, dict) or len(value) != 1:
-            raise self.error("auth", f"must hold exactly one of {', '.join(_AUTH_MODES)}")
+            raise self.error(key, f"must hold exactly one of {', '.join(_AUTH_MODES)}")
         ((mode, body),) = value.items()
         if mode == "token_file":
-            return TokenFileAuth(self.path(body, "auth.token_file"))
+            return TokenFileAuth(self.path(body, f"{key}.token_file"))
         if mode == "token_env":
             if not isinstance(body, str) or not body:
-                raise self.error("auth.token_env", "must name an environment variable")
+                raise self.error(f"{key}.token_env", "must name an environment variable")
             return TokenEnvAuth(body, self.environ.get(body))
         if mode == "iam_password":
-            if not isinstance(body, dict):
-                raise self.error("auth.iam_password", "must be a mapping")
-            known = {"domain", "user", "password_file", "project_id"}
-            self.reject_unknown(body, known, "auth.iam_password.")
-            missing = sorted(k for k in known if not isinstance(body.get(k), str) or not body[k])
-            if missing:
-                raise self.error(f"auth.iam_password.{missing[0]}", "is required")
-            return IamPasswordAuth(
-                domain=body["domain"],
-                user=body["user"],
-                password_file=self.path(body["password_file"], "auth.iam_password.password_file"),
-                project_id=body["project_id"],
-            )
+            return self._iam_password(body, f"{key}.iam_password", projects)
         if mode == "aksk":
-            if not isinstance(body, dict):
-                raise self.error("auth.aksk", "must be a mapping")
-            self.reject_unknown(body, {"ak_file", "sk_file", "ak_env", "sk_env"}, "auth.aksk.")
-            if "ak_file" in body or "sk_file" in body:
-                if not {"ak_file", "sk_file"} <= set(body) or {"ak_env", "sk_env"} & set(body):
-                    raise self.error("auth.aksk", "give ak_file and sk_file, or ak_env and sk_env")
-                return AkSkFileAuth(
-                    self.path(body["ak_file"], "auth.aksk.ak_file"),
-                    self.path(body["sk_file"], "auth.aksk.sk_file"),
-                )
-            return self._aksk_env(
-                self.string(body, "ak_env", SDK_AK_ENV, "auth.aksk."),
-                self.string(body, "sk_env", SDK_SK_ENV, "auth.aksk."),
+            return self._aksk(body, f"{key}.aksk")
+        raise self.error(f"{key}.{mode}", f"unknown mode ({', '.join(_AUTH_MODES)})")
+
+    def _iam_password(self, body: Any, key: str, projects: tuple[str, ...]) -> IamPasswordAuth:
+        if not isinstance(body, dict):
+            raise self.error(key, "must be a mapping")
+        known = {"domain", "user", "password_file", "project_id"}
+        self.reject_unknown(body, known, f"{key}.")
+        if len(projects) == 1:
+            body = {"project_id": projects[0], **body}
+        missing = sorted(k for k in known if not isinstance(body.get(k), str) or not body[k])
+        if missing:
+            raise self.error(f"{key}.{missing[0]}", "is required")
+        if projects and body["project_id"] not in projects:
+            raise self.error(
+                f"{key}.project_id", "a token scoped to it cannot serve the target's projects"
             )
-        raise self.error(f"auth.{mode}", f"unknown mode ({', '.join(_AUTH_MODES)})")
+        return IamPasswordAuth(
+            domain=body["domain"],
+            user=body["user"],
+            password_file=self.path(body["password_file"], f"{key}.password_file"),
+            project_id=body["project_id"],
+        )
+
+    def _aksk(self, body: Any, key: str) -> AkSkFileAuth | AkSkEnvAuth:
+        if not isinstance(body, dict):
+            raise self.error(key, "must be a mapping")
+        self.reject_unknown(body, {"ak_file", "sk_file", "ak_env", "sk_env"}, f"{key}.")
+        if "ak_file" in body or "sk_file" in body:
+            if not {"ak_file", "sk_file"} <= set(body) or {"ak_env", "sk_env"} & set(body):
+                raise self.error(key, "give ak_file and sk_file, or ak_env and sk_env")
+            return AkSkFileAuth(
+                self.path(body["ak_file"], f"{key}.ak_file"),
+                self.path(body["sk_file"], f"{key}.sk_file"),
+            )
+        return self._aksk_env(
+            self.string(body, "ak_env", SDK_AK_ENV, f"{key}."),
+            self.string(body, "sk_env", SDK_SK_ENV, f"{key}."),
+        )
 
     def _aksk_env(self, ak_variable: str, sk_variable: str) -> AkSkEnvAuth:
         return AkSkEnvAuth(

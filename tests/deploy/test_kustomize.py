@@ -320,13 +320,13 @@ def test_config_and_credentials_are_mounted_read_only(
     docs = rendered[overlay]
     daemon, settings = container(docs, "fdi-drift"), daemon_settings(docs)
     volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
-    assert isinstance(settings.auth, AkSkFileAuth)
+    assert isinstance(settings.targets[0].auth, AkSkFileAuth)
     config_file = Path(daemon["args"][-1])
     assert config_file == Path("/etc/fdi-drift/config.yaml")
     expected = [
         (config_file, "configMap"),
-        (settings.auth.ak_file, "secret"),
-        (settings.auth.sk_file, "secret"),
+        (settings.targets[0].auth.ak_file, "secret"),
+        (settings.targets[0].auth.sk_file, "secret"),
     ]
     for path, source in expected:
         mount = mount_holding(daemon, path)

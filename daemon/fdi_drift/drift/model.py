@@ -147,6 +147,14 @@ class ResourceKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a project is served: its target's region and account alias ("" when unknown)."""
+
+    region: str = ""
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceStatus:
     """The outcome of checking one resource in one cycle."""
 
@@ -160,6 +168,8 @@ class ResourceStatus:
     fingerprint: str = ""  # the live digest this status was judged on
     block: BlockReason | None = None  # with status BLOCKED
     cause: UnknownReason | None = None  # with status UNKNOWN
+    region: str = ""  # the region of the target that serves its project
+    account: str = ""  # that target's account alias, if it has one
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from fdi_drift.drift.model import (
     ChangeOp,
@@ -54,6 +54,8 @@ def _status_json(status: ResourceStatus) -> JSONObject:
         "instance_id": key.instance_id,
         "name": key.name,
         "id": status.live_id or key.id,
+        "region": status.region or None,
+        "account": status.account or None,
         "status": status.status.value,
         "reason": status.reason,
         "cause": status.cause.value if status.cause else None,
@@ -75,6 +77,7 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
     yield f"desired state revision {report.revision}"
     yield "(~ differs, + absent live, - not declared; values read live -> desired)"
     shown = 0
+    with_target = spans_targets(report.statuses)
     for wanted in _ORDER:
         if wanted in (Status.IN_SYNC, Status.UNMANAGED) and not show_in_sync:
             continue
@@ -83,7 +86,7 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
                 continue
             shown += 1
             yield ""
-            yield from _resource_lines(status)
+            yield from _resource_lines(status, with_target)
     if shown == 0:
         yield ""
         yield "No drift: every declared resource matches its desired state."
@@ -94,12 +97,25 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
         yield "Some lists did not finish: resources in those scopes are unknown, not missing."
 
 
-def _resource_lines(status: ResourceStatus) -> Iterator[str]:
+def spans_targets(statuses: Iterable[ResourceStatus]) -> bool:
+    """Whether the statuses come from more than one target (then each line names its own)."""
+    return len({(s.region, s.account) for s in statuses}) > 1
+
+
+def where(status: ResourceStatus, with_target: bool) -> str:
+    """ "PROJECT/INSTANCE", and with `with_target` the target's " [account/region]" after it."""
+    key = status.key
+    place = "/".join(part for part in (key.project_id, key.instance_id) if part)
+    if with_target and status.region:
+        target = f"{status.account}/{status.region}" if status.account else status.region
+        place += f" [{target}]"
+    return place
+
+
+def _resource_lines(status: ResourceStatus, with_target: bool) -> Iterator[str]:
     key = status.key
     ident = f" (id {status.live_id or key.id})" if status.live_id or key.id else ""
-    headline = f"{key.kind} {key.name}{ident} in {key.project_id}"
-    if key.instance_id:
-        headline += f"/{key.instance_id}"
+    headline = f"{key.kind} {key.name}{ident} in {where(status, with_target)}"
     detail = status.status.value.replace("_", " ")
     if status.changes:
         noun = "field" if len(status.changes) == 1 else "fields"
