@@ -50,6 +50,11 @@ async def detail(client: httpx.AsyncClient, job_id: str = JOB) -> dict[str, Any]
     return job
 
 
+def tuning_entry(name: str, value: str, *, available: bool = True) -> dict[str, Any]:
+    """One TuningParameter as a detail read lists it."""
+    return {"param_name": name, "param_value": value, "availability": available}
+
+
 def another_job(job_id: str, name: str, create_time: str) -> dict[str, Any]:
     """The sample job under another id, name and creation time."""
     body = job_body()
@@ -93,6 +98,19 @@ async def test_detail_holds_every_aspect(client: httpx.AsyncClient) -> None:
         assert key in job, key
     assert isinstance(job["base_info"]["expired_days"], str)
     assert set(job["tuning_params"]) == {"full_sync", "incre_capture", "incre_apply", "incre_relay"}
+
+
+async def test_tuning_params_read_as_lists_of_entries(client: httpx.AsyncClient) -> None:
+    """Each tuning group reads as a list of {param_name, param_value, availability} (SDK shape)."""
+    tuning = (await detail(client))["tuning_params"]
+    for group, entries in tuning.items():
+        assert isinstance(entries, list) and entries, group
+        for entry in entries:
+            assert set(entry) == {"param_name", "param_value", "availability"}
+            assert isinstance(entry["param_name"], str) and isinstance(entry["param_value"], str)
+            assert isinstance(entry["availability"], bool)
+    assert tuning["incre_apply"][0] == tuning_entry("apply_threads", "16")
+    assert tuning_entry("relay_compress", "false", available=False) in tuning["incre_relay"]
 
 
 async def test_volatile_fields_move_between_reads(client: httpx.AsyncClient) -> None:
@@ -255,7 +273,7 @@ DB_OBJECT = {
     "object_scope": "database",
     "object_info": {"orders": {"name": "orders", "all": True}},
 }
-TUNING = {"incre_capture": {"capture_batch_size": "2000"}, "incre_apply": {"x": "1"}}
+TUNING = {"incre_capture": {"capture_batch_size": "2000"}, "incre_apply": {"apply_threads": "32"}}
 
 # (type, params, job keys to change, their new values as the detail shows them)
 TYPED_UPDATES: list[tuple[str, dict[str, Any], tuple[str, ...], Any]] = [
@@ -278,10 +296,16 @@ TYPED_UPDATES: list[tuple[str, dict[str, Any], tuple[str, ...], Any]] = [
         {"tuning_params": TUNING},
         ("tuning_params",),
         {
-            "full_sync": {"full_sync_threads": "8"},
-            "incre_capture": {"capture_batch_size": "2000"},
-            "incre_apply": {"apply_threads": "16", "apply_batch_size": "500", "x": "1"},
-            "incre_relay": {"relay_buffer_mb": "256"},
+            **job_body()["job"]["tuning_params"],
+            "incre_capture": [
+                tuning_entry("capture_batch_size", "2000"),
+                tuning_entry("capture_parallel_tables", "false", available=False),
+            ],
+            "incre_apply": [
+                tuning_entry("apply_threads", "32"),
+                tuning_entry("apply_batch_size", "500"),
+                tuning_entry("apply_conflict_retries", "3"),
+            ],
         },
     ),
 ]
@@ -311,6 +335,55 @@ async def test_typed_update_changes_only_its_aspect(
     target[path[-1]] = shown
     assert after == expected
     assert after != before
+
+
+async def test_tuning_update_merges_maps_into_the_lists(client: httpx.AsyncClient) -> None:
+    """A map update changes the named entries' values only; recovery restores the seed's lists."""
+    params = {
+        "tuning_params": {
+            "full_sync": {"full_sync_fetch_rows": "20000"},
+            "incre_capture": {},
+            "incre_apply": {"apply_batch_size": "800"},
+        }
+    }
+    answer = await client.put(f"{JOBS}/{JOB}", json=typed("tuning_param", params))
+    assert (answer.status_code, answer.json()) == (200, {})
+    tuning = (await detail(client))["tuning_params"]
+    seeded = job_body()["job"]["tuning_params"]
+    assert tuning["full_sync"] == [
+        seeded["full_sync"][0],
+        tuning_entry("full_sync_fetch_rows", "20000"),
+    ]
+    assert tuning["incre_apply"][1] == tuning_entry("apply_batch_size", "800")
+    assert [tuning[g] for g in ("incre_capture", "incre_relay")] == [
+        seeded[g] for g in ("incre_capture", "incre_relay")
+    ]
+    recovery = {"tuning_params": {"incre_capture": {}, "incre_apply": {}, "recovery": True}}
+    assert (await client.put(f"{JOBS}/{JOB}", json=typed("tuning_param", recovery))).is_success
+    assert (await detail(client))["tuning_params"] == seeded
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "problem"),
+    [
+        ("incre_apply", "apply_workers", "no such tuning parameter"),
+        ("incre_relay", "apply_threads", "no such tuning parameter"),
+        ("incre_relay", "relay_compress", "not available"),
+    ],
+)
+async def test_tuning_update_of_a_parameter_not_the_jobs_is_refused(
+    client: httpx.AsyncClient, group: str, name: str, problem: str
+) -> None:
+    """A name its group lacks, or an unavailable one, is a 400 naming it; nothing changes."""
+    maps: dict[str, Any] = {"incre_capture": {}, "incre_apply": {"apply_threads": "64"}}
+    maps.setdefault(group, {})[name] = "1"
+    answer = await client.put(f"{JOBS}/{JOB}", json=typed("tuning_param", {"tuning_params": maps}))
+    assert answer.status_code == 400
+    error = answer.json()
+    assert error["error_code"] == "DRS.10000001"
+    assert f"[job.params.tuning_params.{group}.{name}]" in error["error_msg"]
+    assert problem in error["error_msg"]
+    assert stable(await detail(client)) == job_body()["job"]
 
 
 async def test_the_seed_examples_are_accepted(client: httpx.AsyncClient) -> None:
@@ -599,6 +672,14 @@ BAD_UPDATES: list[tuple[str, Any, str]] = [
         "tuning value a number",
         typed("tuning_param", {"tuning_params": {"incre_capture": {"a": 1}, "incre_apply": {}}}),
         "job.params.tuning_params.incre_capture.a",
+    ),
+    (
+        "tuning name too long",
+        typed(
+            "tuning_param",
+            {"tuning_params": {"incre_capture": {"n" * 129: "1"}, "incre_apply": {}}},
+        ),
+        "job.params.tuning_params.incre_capture." + "n" * 129,
     ),
     (
         "recovery a string",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fdi_drift.emulator.drs_update import UpdateType, apply_update, parse_job_update
+from fdi_drift.emulator.validation import FieldError
 from tests.emulator.conftest import job_body
 
 
@@ -85,7 +86,7 @@ def test_aspects_drop_undocumented_keys() -> None:
 
 
 def test_tuning_merges_and_recovery_restores() -> None:
-    """tuning_param merges sent parameters; recovery restores the maps the job was added with."""
+    """tuning_param merges sent values into the lists; recovery restores the lists the job had."""
     job = job_body()["job"]
     initial = job["tuning_params"]
     update = parsed(
@@ -93,13 +94,34 @@ def test_tuning_merges_and_recovery_restores() -> None:
         {"tuning_params": {"incre_capture": {"capture_batch_size": "1"}, "incre_apply": {}}},
     )
     tuned = apply_update(job, update, initial)
-    assert tuned["tuning_params"]["incre_capture"] == {"capture_batch_size": "1"}
+    assert tuned["tuning_params"]["incre_capture"] == [
+        {"param_name": "capture_batch_size", "param_value": "1", "availability": True},
+        initial["incre_capture"][1],
+    ]
     assert tuned["tuning_params"]["incre_apply"] == initial["incre_apply"]
     recovery = parsed(
         "tuning_param",
         {"tuning_params": {"incre_capture": {"x": "2"}, "incre_apply": {}, "recovery": True}},
     )
     assert apply_update(tuned, recovery, initial)["tuning_params"] == initial
+
+
+def test_a_refused_tuning_value_changes_nothing() -> None:
+    """An unknown name after a valid one raises and leaves the given document as it was."""
+    job = job_body()["job"]
+    before = json.dumps(job)
+    update = parsed(
+        "tuning_param",
+        {
+            "tuning_params": {
+                "incre_capture": {"capture_batch_size": "1"},
+                "incre_apply": {"x": "2"},
+            }
+        },
+    )
+    with pytest.raises(FieldError, match=r"incre_apply\.x"):
+        apply_update(job, update, job["tuning_params"])
+    assert json.dumps(job) == before
 
 
 def test_apply_does_not_touch_the_stored_document() -> None:

@@ -356,6 +356,20 @@ def test_drs_seed_drops_volatile_fields(tmp_path: pathlib.Path) -> None:
     assert job is not None and dict(job.job) == job_body()["job"]
 
 
+def test_drs_seed_tuning_entry_without_availability_is_available(tmp_path: pathlib.Path) -> None:
+    """A seed's tuning entry may leave out availability: the job lists it as available."""
+    write_job(
+        tmp_path, job_with(tuning_params={"incre_apply": [{"param_name": "a", "param_value": ""}]})
+    )
+    store = DrsStore(FakeClock(), lambda: False)
+    store.load_seed_dir(tmp_path)
+    job = store.get(PROJECT, JOB)
+    assert job is not None
+    assert job.job["tuning_params"] == {
+        "incre_apply": [{"param_name": "a", "param_value": "", "availability": True}]
+    }
+
+
 BAD_JOBS: list[tuple[str, Any, str]] = [
     ("not JSON", "{", "not JSON"),
     ("not an object", [1], "(document)"),
@@ -403,9 +417,52 @@ BAD_JOBS: list[tuple[str, Any, str]] = [
         "job.db_object.object_scope",
     ),
     (
+        "tuning group as a map (the update's shape)",
+        job_with(tuning_params={"full_sync": {"a": "1"}}),
+        "job.tuning_params.full_sync",
+    ),
+    (
+        "tuning group unknown",
+        job_with(tuning_params={"full_load": []}),
+        "job.tuning_params.full_load",
+    ),
+    (
         "tuning value a number",
-        job_with(tuning_params={"full_sync": {"a": 1}}),
-        "job.tuning_params.full_sync.a",
+        job_with(tuning_params={"full_sync": [{"param_name": "a", "param_value": 1}]}),
+        "job.tuning_params.full_sync[0].param_value",
+    ),
+    (
+        "tuning name missing",
+        job_with(tuning_params={"incre_apply": [{"param_value": "1"}]}),
+        "job.tuning_params.incre_apply[0].param_name",
+    ),
+    (
+        "tuning name twice",
+        job_with(
+            tuning_params={
+                "incre_apply": [
+                    {"param_name": "a", "param_value": "1"},
+                    {"param_name": "a", "param_value": "2"},
+                ]
+            }
+        ),
+        "job.tuning_params.incre_apply[1].param_name",
+    ),
+    (
+        "tuning availability a string",
+        job_with(
+            tuning_params={
+                "incre_relay": [{"param_name": "a", "param_value": "1", "availability": "true"}]
+            }
+        ),
+        "job.tuning_params.incre_relay[0].availability",
+    ),
+    (
+        "tuning entry with another key",
+        job_with(
+            tuning_params={"full_sync": [{"param_name": "a", "param_value": "1", "range": "1-9"}]}
+        ),
+        "job.tuning_params.full_sync[0].range",
     ),
 ]
 

@@ -43,7 +43,9 @@ def live_job() -> dict[str, Any]:
         "alarm_notify": {"alarm_to_user": False},
         "speed_limit": [{"begin": "01:00", "end": "03:59", "speed": "50"}],
         "policy_config": {"conflict_policy": "overwrite", "index_trans": True},
-        "tuning_params": {"incre_apply": {"threads": "4"}},
+        "tuning_params": {
+            "incre_apply": [{"param_name": "threads", "param_value": "4", "availability": True}]
+        },
         "progress_info": {"progress": "42"},
     }
 

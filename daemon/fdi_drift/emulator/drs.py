@@ -14,16 +14,18 @@ Choices where the pages are silent:
   clock), as a running job's would; they are never stored and a seed's are dropped.
 - `db_object` is answered as last set (seed or `db_object` update), though the SDK's detail
   model lacks it; a job never given one answers without it.
-- `tuning_params` is answered as maps (`full_sync`, `incre_capture`, `incre_apply`,
-  `incre_relay`: name -> value), the shape the update writes, not the SDK's list of
-  TuningParameter.
+- `tuning_params` is answered as the SDK's TuningParamInfo: per group (`full_sync`,
+  `incre_capture`, `incre_apply`, `incre_relay`) a list of `{param_name, param_value,
+  availability}`, while the `tuning_param` update takes maps (name -> value) and merges them
+  into those lists (drs_update.py).
 - The list takes `offset` (an item offset, an integer from 0, default 0) and `limit` (1-1000,
   default 10); other parameters (filters, `sort_key`, `sort_dir`) are ignored, and the order is
   always newest first (create_time descending, then id). An entry carries `id`, `name`,
   `status`, `description` (`""` if none), `create_time`, `engine_type`, `net_type`,
   `charging_mode` (`on_demand` if none), `billing_tag` false, `job_direction`, `job_type`,
   `task_type`, `enterprise_project_id`, `is_multi_az` false and `children` [].
-- An update body is checked before the job is looked up, as FDI updates are.
+- An update body is checked before the job is looked up, as FDI updates are; only whether
+  the tuning parameters sent are the job's to change is checked after (drs_update.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ the page is silent or its value lists are cut off:
   values are not, since the page's lists are not readable.
 - An aspect keeps the documented keys sent and drops others; nested objects inside endpoints
   and `db_object.object_info` are kept as sent.
+- Tuning parameters are read as lists (TuningParamInfo: per group, `{param_name, param_value,
+  availability}` entries) and updated as maps (ModifyTuningParams: per group, name -> value).
+  A name has 1-128 characters and a value 0-1024; a group lists a name once; an entry with
+  any other key, or a group other than the four, is refused; a seed's entry without
+  `availability` is available.
 """
 
 from __future__ import annotations
@@ -52,7 +57,12 @@ ENDPOINT_KEYS = (
     "ssl",
     "customized_dns",
 )
-TUNING_MAPS = ("full_sync", "incre_capture", "incre_apply", "incre_relay")
+TUNING_GROUPS = ("full_sync", "incre_capture", "incre_apply", "incre_relay")
+# The groups seed 001 marks mandatory in a tuning_param update.
+TUNING_REQUIRED = ("incre_capture", "incre_apply")
+TUNING_ENTRY_KEYS = ("param_name", "param_value", "availability")
+MAX_PARAM_NAME = 128
+MAX_PARAM_VALUE = 1024
 
 
 def check_object(field: str, value: object) -> dict[str, object]:
@@ -222,32 +232,64 @@ def check_endpoints(field: str, value: object, *, real_password: bool) -> list[d
     return endpoints
 
 
-def check_tuning_params(field: str, value: object, *, update: bool) -> dict[str, object]:
-    """Maps of strings; an update needs `incre_capture` and `incre_apply`, may set `recovery`."""
+def check_tuning_update(field: str, value: object) -> dict[str, object]:
+    """ModifyTuningParams: maps of name -> string, `incre_capture` and `incre_apply` required."""
     params = check_object(field, value)
     kept: dict[str, object] = {}
-    for key in TUNING_MAPS:
-        item = params.get(key)
+    for group in TUNING_GROUPS:
+        item = params.get(group)
         if item is None:
-            if update and key in ("incre_capture", "incre_apply"):
-                raise FieldError(f"{field}.{key}", "It is required.")
+            if group in TUNING_REQUIRED:
+                raise FieldError(f"{field}.{group}", "It is required.")
             continue
-        kept[key] = _string_map(f"{field}.{key}", item)
+        values: dict[str, str] = {}
+        for name, text in check_object(f"{field}.{group}", item).items():
+            where = f"{field}.{group}.{name}"
+            check_string(where, name, 1, MAX_PARAM_NAME)
+            values[name] = check_string(where, text, 0, MAX_PARAM_VALUE)
+        kept[group] = values
     recovery = params.get("recovery")
-    if update and recovery is not None:
+    if recovery is not None:
         if not isinstance(recovery, bool):
             raise FieldError(f"{field}.recovery", "It must be true or false.")
         kept["recovery"] = recovery
     return kept
 
 
-def _string_map(field: str, value: object) -> dict[str, str]:
-    strings: dict[str, str] = {}
-    for key, item in check_object(field, value).items():
-        if not isinstance(item, str):
-            raise FieldError(f"{field}.{key}", "It must be a string.")
-        strings[key] = item
-    return strings
+def check_tuning_lists(field: str, value: object) -> dict[str, list[dict[str, object]]]:
+    """TuningParamInfo: per group a list of `{param_name, param_value, availability}`."""
+    params = check_object(field, value)
+    for group in params:
+        if group not in TUNING_GROUPS:
+            raise FieldError(f"{field}.{group}", f"It is not one of {', '.join(TUNING_GROUPS)}.")
+    lists: dict[str, list[dict[str, object]]] = {}
+    for group in TUNING_GROUPS:
+        entries = params.get(group)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise FieldError(f"{field}.{group}", "It must be an array of tuning parameters.")
+        seen: set[str] = set()
+        lists[group] = []
+        for index, entry in enumerate(entries):
+            lists[group].append(_tuning_entry(f"{field}.{group}[{index}]", entry, seen))
+    return lists
+
+
+def _tuning_entry(field: str, value: object, seen: set[str]) -> dict[str, object]:
+    entry = check_object(field, value)
+    for key in entry:
+        if key not in TUNING_ENTRY_KEYS:
+            raise FieldError(f"{field}.{key}", f"It is not one of {', '.join(TUNING_ENTRY_KEYS)}.")
+    name = check_string(f"{field}.param_name", entry.get("param_name"), 1, MAX_PARAM_NAME)
+    if name in seen:
+        raise FieldError(f"{field}.param_name", f"{name!r} is listed twice.")
+    seen.add(name)
+    text = check_string(f"{field}.param_value", entry.get("param_value"), 0, MAX_PARAM_VALUE)
+    available = entry.get("availability", True)
+    if not isinstance(available, bool):
+        raise FieldError(f"{field}.availability", "It must be true or false.")
+    return {"param_name": name, "param_value": text, "availability": available}
 
 
 def _tag_text(field: str, value: object, longest: int) -> str:

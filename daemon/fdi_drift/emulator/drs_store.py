@@ -11,6 +11,8 @@ answer; the emulator's choices for them:
 - missing fields get defaults: `status` `INCRE_TRANSFER_STARTED`, `create_time` the clock in
   epoch ms as a string (DRS types it a string), `base_info.enterprise_project_id` `"0"`,
   `base_info.expired_days` `"14"` (the page's default);
+- `tuning_params` are lists of `{param_name, param_value, availability}` per group, as a read
+  answers them (TuningParamInfo); an entry without `availability` is available;
 - `progress_info` and `metrics` in a seed are dropped: the emulator makes its own;
 - `db_object` is kept when a seed has it and shown as last set (the SDK's detail model lacks
   it, but the update writes it, so the emulator answers it back); a job without one has none;
@@ -38,7 +40,7 @@ from fdi_drift.emulator.drs_rules import (
     check_object,
     check_policy_config,
     check_speed_limit,
-    check_tuning_params,
+    check_tuning_lists,
 )
 from fdi_drift.emulator.drs_update import JobUpdate, apply_update
 from fdi_drift.emulator.seeds import SeedError, job_seed_files, read_seed
@@ -55,7 +57,7 @@ class JobNotFoundError(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class StoredJob:
-    """One DRS job: the detail document (real passwords) and what `recovery` restores."""
+    """One DRS job: the detail document (real passwords) and the tuning `recovery` restores."""
 
     project_id: str
     job: Mapping[str, object]
@@ -177,7 +179,7 @@ def _complete(body: object, file_job_id: str | None, now_ms: int) -> dict[str, o
         if job.get(key) is not None:
             check(f"job.{key}", job[key])
     if job.get("tuning_params") is not None:
-        check_tuning_params("job.tuning_params", job["tuning_params"], update=False)
+        job["tuning_params"] = check_tuning_lists("job.tuning_params", job["tuning_params"])
     for key in VOLATILE:
         job.pop(key, None)
     return job

@@ -15,9 +15,13 @@ The emulator's choices where the page is silent:
 - `base_info` is checked whole (name, description, expired_days, tags, whichever are sent),
   but only the type's own field is written; `tags` are never written by these types.
 - notify, speed_limit, policy, db_object and endpoint replace their aspect with what was sent
-  (an endpoint update replaces only the side(s) sent). tuning_param merges each sent map into
-  the stored one (a parameter not sent keeps its value); with `recovery` true it instead
-  restores the maps the job had when it was added.
+  (an endpoint update replaces only the side(s) sent).
+- tuning_param sends maps (name -> value) while the job holds and answers lists of entries:
+  each sent value replaces the `param_value` of the entry of that name in its group, and a
+  parameter not sent keeps its value. A name the group does not list, or an entry whose
+  `availability` is false, is refused naming `job.params.tuning_params.<group>.<name>`, and
+  then nothing changes; these checks need the job, so they come after it is looked up. With
+  `recovery` true the update instead restores the lists the job had when it was added.
 - Types the page or the SDK name but the emulator does not support (`re_create`, `all`,
   `network`, `precheck`) are refused like unknown ones, naming `job.type`.
 - Jobs accept updates in any status.
@@ -40,7 +44,7 @@ from fdi_drift.emulator.drs_rules import (
     check_object,
     check_policy_config,
     check_speed_limit,
-    check_tuning_params,
+    check_tuning_update,
 )
 from fdi_drift.emulator.validation import FieldError, check_string
 
@@ -102,7 +106,10 @@ def parse_job_update(body: bytes) -> JobUpdate:
 def apply_update(
     job: Mapping[str, object], update: JobUpdate, initial_tuning: object
 ) -> dict[str, object]:
-    """The job document after `update`; `initial_tuning` is what `recovery` restores."""
+    """The job document after `update`; `initial_tuning` is what `recovery` restores.
+
+    Raises FieldError when a tuning parameter sent is not the job's to change.
+    """
     changed = copy.deepcopy(dict(job))
     if update.type in _BASE_INFO_TYPES:
         base_info = changed.get("base_info")
@@ -135,7 +142,7 @@ def _values(update_type: UpdateType, params: dict[str, object]) -> dict[str, obj
         return sides
     if update_type is UpdateType.TUNING_PARAM:
         key = "tuning_params"
-        return {key: check_tuning_params(f"{PARAMS}.{key}", params.get(key), update=True)}
+        return {key: check_tuning_update(f"{PARAMS}.{key}", params.get(key))}
     key = _ASPECTS[update_type]
     field = f"{PARAMS}.{key}"
     checks = {
@@ -153,12 +160,22 @@ def _tuned(stored: object, update: JobUpdate, initial: object) -> object:
     if sent.get("recovery") is True:
         return copy.deepcopy(initial)
     tuned = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-    for key, values in sent.items():
-        if key == "recovery":
+    for group, values in sent.items():
+        if group == "recovery":
             continue
-        current = tuned.get(key)
-        merged = dict(current) if isinstance(current, dict) else {}
         assert isinstance(values, dict)
-        merged.update(values)
-        tuned[key] = merged
+        entries = tuned.get(group)
+        held = {
+            entry["param_name"]: entry
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict)
+        }
+        for name, value in values.items():
+            field = f"{PARAMS}.tuning_params.{group}.{name}"
+            entry = held.get(name)
+            if entry is None:
+                raise FieldError(field, "The job has no such tuning parameter.")
+            if entry.get("availability") is False:
+                raise FieldError(field, "It is not available for this job.")
+            entry["param_value"] = value
     return tuned
