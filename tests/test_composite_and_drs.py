@@ -208,6 +208,28 @@ async def test_drs_dry_run_plans_typed_requests(
     assert writes(cloud) == []
 
 
+async def test_drs_update_answered_200_with_an_error_is_a_failed_write(
+    runtime: Runtime, desired_dir: Path, cloud: Emulator, http: httpx.AsyncClient
+) -> None:
+    """An update whose 200 says failed (UpdateJobResponse's error_code) fails with that code."""
+    await export(runtime, desired_dir, DRS_JOB)
+    await edit_job(http, "description", {"base_info": {"description": "temporary"}})
+    failed = {
+        "id": JOB,
+        "name": "orders-sync-prod",
+        "status": "failed",
+        "error_code": "DRS.10030010",
+        "error_msg": "The job is being modified, try again later.",
+    }
+    cloud.faults.inject(method="PUT", path=f"/jobs/{JOB}$", status=200, body=failed)
+    _, (correction,) = await cycle(runtime)
+    assert correction.result is ReconcileResult.FAILED
+    assert "HTTP 200 DRS.10030010: The job is being modified" in correction.detail
+    (outcome,) = audit_outcomes(runtime)
+    assert outcome["result"] == "failed" and "DRS.10030010" in outcome["detail"]
+    assert cloud.drs.get(PROJECT, JOB).job["base_info"]["description"] == "temporary"  # type: ignore[union-attr]
+
+
 # --- composite tasks ---------------------------------------------------------------------------
 
 

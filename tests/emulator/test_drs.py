@@ -55,6 +55,11 @@ def tuning_entry(name: str, value: str, *, available: bool = True) -> dict[str, 
     return {"param_name": name, "param_value": value, "availability": available}
 
 
+def updated(name: str = "orders-sync-prod") -> dict[str, str]:
+    """The answer to a successful update of the sample job (UpdateJobResponse)."""
+    return {"id": JOB, "name": name, "status": "success"}
+
+
 def another_job(job_id: str, name: str, create_time: str) -> dict[str, Any]:
     """The sample job under another id, name and creation time."""
     body = job_body()
@@ -323,10 +328,11 @@ async def test_typed_update_changes_only_its_aspect(
     path: tuple[str, ...],
     shown: Any,
 ) -> None:
-    """Each typed update answers 200 {} and changes its own aspect, nothing else."""
+    """Each typed update answers 200 {id, name, status} and changes its aspect, nothing else."""
     before = stable(await detail(client))
     answer = await client.put(f"{JOBS}/{JOB}", json=typed(update_type, params))
-    assert (answer.status_code, answer.json()) == (200, {})
+    name = shown if update_type == "name" else "orders-sync-prod"
+    assert (answer.status_code, answer.json()) == (200, updated(name))
     after = stable(await detail(client))
     expected = copy.deepcopy(before)
     target = expected
@@ -347,7 +353,7 @@ async def test_tuning_update_merges_maps_into_the_lists(client: httpx.AsyncClien
         }
     }
     answer = await client.put(f"{JOBS}/{JOB}", json=typed("tuning_param", params))
-    assert (answer.status_code, answer.json()) == (200, {})
+    assert (answer.status_code, answer.json()) == (200, updated())
     tuning = (await detail(client))["tuning_params"]
     seeded = job_body()["job"]["tuning_params"]
     assert tuning["full_sync"] == [
@@ -408,7 +414,8 @@ async def test_the_seed_examples_are_accepted(client: httpx.AsyncClient) -> None
         ),
     ):
         answer = await client.put(f"{JOBS}/{JOB}", json=body)
-        assert (answer.status_code, answer.json()) == (200, {}), body
+        # The first renames the job to DRS-1234: every answer after it carries that name.
+        assert (answer.status_code, answer.json()) == (200, updated("DRS-1234")), body
     assert (await detail(client))["base_info"]["name"] == "DRS-1234"
 
 

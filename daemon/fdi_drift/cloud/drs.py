@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from fdi_drift.cloud.client import ApiClient
+from fdi_drift.cloud.client import ERROR_TEXT_LIMIT, ApiClient
 from fdi_drift.cloud.endpoints import Service
 from fdi_drift.cloud.identifiers import check_id
 from fdi_drift.cloud.paging import Paging, kind_of, list_all
-from fdi_drift.errors import MalformedResponseError
+from fdi_drift.errors import ApiError, MalformedResponseError
 
 _PAGING = Paging(total="total_count", items="jobs", item_id="id", max_limit=1000)
 
@@ -39,9 +39,45 @@ class DrsClient:
     async def update_job(
         self, project_id: str, job_id: str, update_type: str, params: dict[str, Any]
     ) -> None:
-        """One typed update (seed 001): `{"job": {"type": ..., "params": {...}}}`."""
+        """One typed update (seed 001): `{"job": {"type": ..., "params": {...}}}`.
+
+        A 200 can still report a failure (UpdateJobResponse: `status` `failed`, `error_code`
+        "when the job reports an error"): such an answer raises ApiError with its code and text.
+        """
+        path = job_path(project_id, job_id)
         body = {"job": {"type": update_type, "params": params}}
-        await self._api.request("PUT", job_path(project_id, job_id), json=body)
+        answer = await self._api.request("PUT", path, json=body)
+        _check_update_answer(answer, f"PUT {path}")
+
+
+def _check_update_answer(answer: object, request: str) -> None:
+    """Accept the update's 200 answer: `{}` (seed 001's example), or `{id, name, status}`.
+
+    An `error_code`, or a `status` other than `success`, is a refused write (ApiError, status
+    200, with the service's code and message); an answer that is not an object is malformed.
+    """
+    if answer is None:  # an empty body says no more than `{}`
+        return
+    if not isinstance(answer, dict):
+        raise MalformedResponseError(
+            f"the answer is {kind_of(answer)}, not an object", request=request
+        )
+    code, message = _text(answer.get("error_code")), _text(answer.get("error_msg"))
+    status = answer.get("status")
+    if not code and status in (None, "success"):
+        return
+    said = code or f"status {_text(status)[:40] or kind_of(status)}"
+    raise ApiError(
+        f"HTTP 200 {said}: {message}" if message else f"HTTP 200 {said}",
+        request=request,
+        status=200,
+        error_code=code,
+        error_msg=message,
+    )
+
+
+def _text(value: object) -> str:
+    return value[:ERROR_TEXT_LIMIT] if isinstance(value, str) else ""
 
 
 def jobs_path(project_id: str) -> str:

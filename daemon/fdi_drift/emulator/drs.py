@@ -2,7 +2,8 @@
 
     GET /v5/{project_id}/jobs/{job_id}?type=detail   {"job": JobDetailResp}
     GET /v5/{project_id}/jobs?offset=&limit=         {"total_count": n, "jobs": [JobListResp]}
-    PUT /v5/{project_id}/jobs/{job_id}               {"job": {"type", "params"}} -> 200 {}
+    PUT /v5/{project_id}/jobs/{job_id}               {"job": {"type", "params"}}
+                                                     -> 200 {"id", "name", "status": "success"}
 
 Choices where the pages are silent:
 
@@ -18,6 +19,9 @@ Choices where the pages are silent:
   `incre_capture`, `incre_apply`, `incre_relay`) a list of `{param_name, param_value,
   availability}`, while the `tuning_param` update takes maps (name -> value) and merges them
   into those lists (drs_update.py).
+- A successful update answers UpdateJobResponse's `id`, `name` (after the update) and
+  `status` `success`, where seed 001's example shows `{}`; `error_code` and `error_msg` are
+  never set in a 200, since the emulator's refusals are 400s.
 - The list takes `offset` (an item offset, an integer from 0, default 0) and `limit` (1-1000,
   default 10); other parameters (filters, `sort_key`, `sort_dir`) are ignored, and the order is
   always newest first (create_time descending, then id). An entry carries `id`, `name`,
@@ -88,14 +92,14 @@ class DrsApi:
         return json_reply(200, {"total_count": len(jobs), "jobs": [_entry(job) for job in page]})
 
     def update_job(self, project_id: str, job_id: str, body: bytes) -> Reply:
-        """`PUT .../jobs/{job_id}`: one typed update, 200 `{}`."""
+        """`PUT .../jobs/{job_id}`: one typed update, 200 `{id, name, status}`."""
         try:
-            self._store.update(project_id, job_id, parse_job_update(body))
+            job = self._store.update(project_id, job_id, parse_job_update(body))
         except FieldError as exc:
             return drs_invalid_parameter(exc.field, exc.problem)
         except JobNotFoundError:
             return drs_job_not_found()
-        return json_reply(200, {})
+        return json_reply(200, {"id": job.job_id, "name": job.name, "status": "success"})
 
 
 def masked(value: object) -> object:
