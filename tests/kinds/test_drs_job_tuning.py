@@ -10,7 +10,8 @@ from fdi_drift.drift.document import DecodedDocument
 from fdi_drift.drift.ignore import compile_ignore
 from fdi_drift.drift.model import JSONObject
 from fdi_drift.errors import DocumentError, InvalidWriteError
-from fdi_drift.kinds.drs_job import DrsJobSpec, read_tuning
+from fdi_drift.kinds.drs_job import DrsJobSpec
+from fdi_drift.kinds.drs_tuning import read_tuning
 
 SPEC = DrsJobSpec()
 NO_RULES = compile_ignore([])
