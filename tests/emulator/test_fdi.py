@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from fdi_drift.emulator.app import Emulator
+from fdi_drift.emulator.records import utc_text
 from tests.emulator.conftest import (
     BASE,
     COMPOSITE,
@@ -205,8 +206,21 @@ async def test_list_answers_brief_entries(client: httpx.AsyncClient) -> None:
     assert first["status"] == 0
     assert first["ext_type"] == ""
     assert first["last_modified_time"] == task["last_modified_date"]
-    assert first["created_date"] == task["created_date"]
+    assert first["created_date"] == utc_text(task["created_date"])
     assert first["task_type"] == "timing"
+
+
+@pytest.mark.parametrize(
+    ("epoch_ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1666772375897, "2022-10-26T08:19:35.897Z"),
+        (1700000000001, "2023-11-14T22:13:20.001Z"),
+    ],
+)
+def test_list_dates_are_iso_text_to_the_millisecond(epoch_ms: int, text: str) -> None:
+    """A list entry's created_date is the same instant as the read's epoch ms, as UTC text."""
+    assert utc_text(epoch_ms) == text
 
 
 async def test_list_pages_by_offset_and_limit(client: httpx.AsyncClient) -> None:

@@ -11,6 +11,11 @@ tasks (composite ones change through composite.py's routes). Choices where the p
   `task_type` is lower case as in the GET answer; `version` is the task's revision;
   `source_instance_id`/`target_instance_id` default to the FDI instance in the path;
   `ext_type` is `MULTI_TABLE` for composite tasks and `""` for common ones.
+- A list entry's `created_date` is text, as the ListTasks page types it (String) and the SDK
+  model reads it (`date`, parsed with dateutil after appending a `Z`): the task's creation
+  instant as ISO 8601 UTC to the millisecond, `2022-10-26T08:19:35.897Z`. Epoch milliseconds
+  as text would not parse there, and as a number it breaks the SDK's deserializer. The read
+  answer keeps `created_date` an integer (epoch ms), as seed 002 shows.
 - List filters match exactly, except `name` (case-insensitive substring, the SDK's "fuzzy
   match") and `task_type` (case-insensitive). `sort_field`/`sort_type` are ignored: the order
   is always created_date, then task_id.
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fdi_drift.emulator.records import InstanceTask, TaskStatus
+from fdi_drift.emulator.records import InstanceTask, TaskStatus, utc_text
 from fdi_drift.emulator.replies import (
     Reply,
     invalid_parameter,
@@ -135,7 +140,7 @@ def _brief(task: InstanceTask) -> dict[str, object]:
         "task_name": task.task_name,
         "task_type": text("task_type"),
         "status": _status_number(task),
-        "created_date": task.created_date,
+        "created_date": utc_text(task.created_date),
         "version": str(task.revision),
         "last_modified_time": task.last_modified_date,
         "execute_status": text("execute_status"),

@@ -7,6 +7,7 @@ them alike. `store.py` keeps them; this module only describes them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +17,7 @@ import orjson
 # The task list's ext_type for composite tasks; common tasks answer "" (the emulator's choice:
 # the pages say only that the field holds the composite task type and may be empty).
 COMPOSITE_EXT_TYPE = "MULTI_TABLE"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class TaskStatus(StrEnum):
@@ -104,6 +106,12 @@ InstanceTask = StoredTask | StoredComposite
 def next_modified_date(previous_ms: int, now_ms: int) -> int:
     """The clock, or one past the previous value, so each change is visible to change detection."""
     return max(now_ms, previous_ms + 1)
+
+
+def utc_text(epoch_ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 UTC text to the millisecond: `2022-10-26T08:19:35.897Z`."""
+    moment = _EPOCH + dt.timedelta(milliseconds=epoch_ms)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
 
 
 def as_int(value: object) -> int:
