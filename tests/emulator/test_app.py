@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -180,3 +181,54 @@ async def test_a_faults_own_date_header_is_kept(
     emulator.faults.inject(path="tasks", status=401, headers={"Date": stale})
     answer = await client.get(f"{BASE}/tasks/{ORDERS}")
     assert answer.headers.get_list("date") == [stale]
+
+
+async def test_every_answer_carries_a_new_request_id(
+    emulator: Emulator, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """Success, FDI error, refusal, 404, fault, IAM and control answers each carry their own
+    32-hex X-Request-Id, and the log records each API answer's id."""
+    emulator.faults.inject(method="GET", path="/run$", status=503)
+    answers = [
+        await client.get(f"{BASE}/tasks/{ORDERS}"),
+        await client.get(f"{BASE}/tasks/no-such-task"),
+        await anonymous.get(f"{BASE}/tasks/{ORDERS}"),
+        await client.get("/nowhere"),
+        await client.get(f"{BASE}/tasks/{ORDERS}/run"),
+        await anonymous.post("/v3/auth/tokens", content=b"{}"),
+        await anonymous.get("/_emulator/requests"),
+    ]
+    assert [a.status_code for a in answers] == [200, 404, 401, 404, 503, 400, 200]
+    ids = [a.headers.get_list("x-request-id") for a in answers]
+    assert all(len(found) == 1 and re.fullmatch("[0-9a-f]{32}", found[0]) for found in ids)
+    assert len({found[0] for found in ids}) == len(answers)
+    logged = [entry.request_id for entry in emulator.requests]
+    assert logged == [found[0] for found in ids[:-1]]
+
+
+async def test_gateway_errors_carry_the_request_id_in_the_body(
+    emulator: Emulator, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """APIG bodies (refusal, unknown API, throttling) repeat the header's id as request_id;
+    FDI bodies do not, as their pages show only error_code and error_msg."""
+    emulator.faults.inject(path="/run$", status=429)
+    for answer in (
+        await anonymous.get(f"{BASE}/tasks/{ORDERS}"),
+        await client.get("/nowhere"),
+        await client.post(f"{BASE}/tasks/{ORDERS}/run"),
+    ):
+        body = answer.json()
+        assert body["error_code"].startswith("APIG.")
+        assert body["request_id"] == answer.headers["x-request-id"]
+    fdi_error = await client.get(f"{BASE}/tasks/no-such-task")
+    assert set(fdi_error.json()) == {"error_code", "error_msg"}
+
+
+async def test_a_faults_own_request_id_is_kept(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
+    """A planned fault that sets X-Request-Id answers with that one only, and the log agrees."""
+    emulator.faults.inject(path="tasks", status=500, headers={"X-Request-Id": "fixed-id"})
+    answer = await client.get(f"{BASE}/tasks/{ORDERS}")
+    assert answer.headers.get_list("x-request-id") == ["fixed-id"]
+    assert emulator.requests[-1].request_id == "fixed-id"

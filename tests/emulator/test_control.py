@@ -38,14 +38,29 @@ async def control(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
 async def test_request_log_lists_api_calls_only(
     client: httpx.AsyncClient, control: httpx.AsyncClient
 ) -> None:
-    """The log lists API calls with method, path, query, body and status, never control calls."""
-    await client.get(f"{BASE}/tasks", params={"limit": 2})
-    await client.put(TASK, content=b'{"task": 1}')
+    """The log lists API calls with method, path, query, body, status and the answer's request
+    id, never control calls."""
+    listed = await client.get(f"{BASE}/tasks", params={"limit": 2})
+    refused = await client.put(TASK, content=b'{"task": 1}')
     await control.get("/_emulator/faults")
     log = (await control.get("/_emulator/requests")).json()
     assert log == [
-        {"method": "GET", "path": f"{BASE}/tasks", "query": "limit=2", "body": "", "status": 200},
-        {"method": "PUT", "path": TASK, "query": "", "body": '{"task": 1}', "status": 400},
+        {
+            "method": "GET",
+            "path": f"{BASE}/tasks",
+            "query": "limit=2",
+            "body": "",
+            "status": 200,
+            "request_id": listed.headers["x-request-id"],
+        },
+        {
+            "method": "PUT",
+            "path": TASK,
+            "query": "",
+            "body": '{"task": 1}',
+            "status": 400,
+            "request_id": refused.headers["x-request-id"],
+        },
     ]
     assert TOKEN not in str(log)
 

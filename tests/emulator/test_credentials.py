@@ -58,7 +58,8 @@ def refused(answer: httpx.Response, code: str) -> str:
     """Assert a 401 with the gateway's error body and `code`; return the message."""
     assert answer.status_code == 401, answer.text
     body = answer.json()
-    assert set(body) == {"error_code", "error_msg"}
+    assert set(body) == {"error_code", "error_msg", "request_id"}
+    assert body["request_id"] == answer.headers["x-request-id"]
     assert body["error_code"] == code
     assert body["error_msg"].startswith("Incorrect IAM authentication information: ")
     return str(body["error_msg"])

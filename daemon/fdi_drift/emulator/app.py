@@ -9,7 +9,8 @@ naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
 common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`). IAM
 login gets the latency and planned faults only; `/_emulator/` control routes get none of it
 and are not recorded. Any other method and path answers 404 `APIG.0101` as the API gateway does.
-Every answer carries a `Date` header from the emulator's clock (replies.py).
+Every answer carries a `Date` header from the emulator's clock and a new `X-Request-Id`
+(replies.py); the request log records each answer's request id.
 
 `serve()` runs an Emulator under uvicorn in the caller's event loop; see its docstring.
 """
@@ -22,6 +23,7 @@ import pathlib
 import re
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -40,11 +42,14 @@ from fdi_drift.emulator.fdi import FdiApi
 from fdi_drift.emulator.iam import IamUser, TokenAuthority
 from fdi_drift.emulator.recording import RecordedRequest, safe_body
 from fdi_drift.emulator.replies import (
+    REQUEST_ID_HEADER,
     Reply,
     dated,
     drs_invalid_parameter,
+    header,
     invalid_parameter,
     no_such_api,
+    stamped,
 )
 from fdi_drift.emulator.signing import is_signed
 from fdi_drift.emulator.store import TaskStatus, TaskStore
@@ -157,15 +162,20 @@ class Emulator:
         body = await request.body()
         path: str = scope["path"]
         fault: Fault | None = None
-        if path.startswith(PREFIX):
+        control = path.startswith(PREFIX)
+        if control:
             reply = self._control.handle(request.method, path, body)
         else:
             reply, fault = await self._answer(request, path, body)
+        reply = stamped(dated(reply, self._clock()), uuid.uuid4().hex)
+        if not control:
             query = scope["query_string"].decode("latin-1")
+            request_id = header(reply, REQUEST_ID_HEADER) or ""
             self.requests.append(
-                RecordedRequest(request.method, path, query, safe_body(body), reply.status)
+                RecordedRequest(
+                    request.method, path, query, safe_body(body), reply.status, request_id
+                )
             )
-        reply = dated(reply, self._clock())
         if fault is None:
             await _send_whole(reply, scope, receive, send)
         else:

@@ -3,7 +3,8 @@
 It has no authentication (the emulator is a test tool bound to loopback) and its requests are
 neither recorded nor subject to faults or latency.
 
-    GET    /_emulator/requests   the request log, a JSON list of {method, path, query, body, status}
+    GET    /_emulator/requests   the request log, a JSON list of {method, path, query, body,
+                                 status, request_id}; request_id is the answer's X-Request-Id
     DELETE /_emulator/requests   empty the log (204)
     GET    /_emulator/faults     the planned faults still active
     POST   /_emulator/faults     plan a fault (201 {"id": n}); body keys: method, path, status,

@@ -23,8 +23,10 @@ routes only (not IAM). Choices the emulator makes:
   AssertionError; test cuts over a real socket.
 - Once the answer is known, its planned delay (with `processed`), drip or cut is abandoned
   as soon as the client goes away, so a server is not kept busy for nobody.
-- Without a `body`, a planned 429 answers as the API gateway does (with `Retry-After: 1`);
-  any other status answers `{"error_code": "FDI.3001", "error_msg": "Injected fault."}`.
+- Without a `body`, a planned 429 answers as the API gateway does (with `Retry-After: 1` and
+  the request id in the body); any other status answers
+  `{"error_code": "FDI.3001", "error_msg": "Injected fault."}`. A `body` given is sent as it
+  is, and a header given (`Date`, `X-Request-Id`, ...) replaces the emulator's own.
 - Random faults draw one number per request from `random.Random(seed)`: below
   `throttle_rate` is a 429 (with `Retry-After: retry_after`, 1 second by default), below
   `throttle_rate + fail_rate` a 500. The same seed and the same sequence of requests give the
@@ -36,7 +38,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import orjson
@@ -210,7 +212,7 @@ def _reply(status: int, body: object, raw: bool, headers: Mapping[str, str]) -> 
             if status == 429
             else service_error(status, ErrorCode.INTERNAL, "Injected fault.")
         )
-        reply = Reply(status, base.body, base.headers)
+        reply = base
     else:
         try:
             content = orjson.dumps(body)
@@ -219,4 +221,4 @@ def _reply(status: int, body: object, raw: bool, headers: Mapping[str, str]) -> 
         reply = Reply(status, content, (("content-type", JSON_CONTENT_TYPE),))
     given = {name for name, _ in extra}
     kept = tuple(pair for pair in reply.headers if pair[0] not in given)
-    return Reply(status, reply.body, kept + extra)
+    return replace(reply, headers=kept + extra)

@@ -25,6 +25,7 @@ class RecordedRequest:
     query: str
     body: bytes
     status: int
+    request_id: str  # the answer's X-Request-Id, to match a client's log line to the request
 
     def as_json(self) -> dict[str, object]:
         """The entry as the control API lists it; the body as text."""
@@ -34,6 +35,7 @@ class RecordedRequest:
             "query": self.query,
             "body": self.body.decode("utf-8", errors="replace"),
             "status": self.status,
+            "request_id": self.request_id,
         }
 
 

@@ -20,7 +20,11 @@ Where the pages are silent the emulator picks its own and says so here:
   code) or one of `APIG.0321`-`APIG.0327`, one per reason (credentials.py lists them).
 
 Every answer, control routes and faults included, carries a `Date` header (RFC 7231) from the
-emulator's clock unless it already has one, so a client can tell that its own clock is off.
+emulator's clock unless it already has one, so a client can tell that its own clock is off, and
+an `X-Request-Id` header (32 lower-case hex characters, new for every request) unless it already
+has one, as the API gateway sends; the request log records it (recording.py). The gateway's own
+error bodies (`APIG.*` codes) carry the same id as `request_id`, as the API Gateway pages show
+them; FDI and DRS error bodies do not (their pages show only `error_code` and `error_msg`).
 """
 
 from __future__ import annotations
@@ -60,13 +64,18 @@ class ErrorCode(StrEnum):
     NO_SUCH_API = "APIG.0101"
 
 
+REQUEST_ID_HEADER = "x-request-id"
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One HTTP answer, already encoded."""
+    """One HTTP answer, already encoded; `request_id_in_body` marks a JSON object body that
+    gets the request's id as `request_id` when it goes out (see `stamped`)."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    request_id_in_body: bool = False
 
 
 def json_reply(status: int, value: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -76,17 +85,40 @@ def json_reply(status: int, value: object, headers: tuple[tuple[str, str], ...] 
 
 def dated(reply: Reply, epoch_seconds: float) -> Reply:
     """`reply` with a `Date` header for `epoch_seconds`, unless it has one (a planned fault's)."""
-    if any(name.lower() == "date" for name, _ in reply.headers):
+    if header(reply, "date") is not None:
         return reply
     date = formatdate(epoch_seconds, usegmt=True)
     return replace(reply, headers=(*reply.headers, ("date", date)))
 
 
+def stamped(reply: Reply, request_id: str) -> Reply:
+    """`reply` with an `X-Request-Id` header, unless it has one (a planned fault's), and with
+    `request_id` in its body when the reply asks for it."""
+    if header(reply, REQUEST_ID_HEADER) is not None:
+        return reply
+    body = reply.body
+    if reply.request_id_in_body:
+        document = orjson.loads(body)
+        if isinstance(document, dict):
+            body = orjson.dumps({**document, "request_id": request_id})
+    return replace(reply, body=body, headers=(*reply.headers, (REQUEST_ID_HEADER, request_id)))
+
+
+def header(reply: Reply, name: str) -> str | None:
+    """The value of the header `name` (any case), or None."""
+    wanted = name.lower()
+    return next((value for key, value in reply.headers if key.lower() == wanted), None)
+
+
 def service_error(
     status: int, code: ErrorCode, message: str, headers: tuple[tuple[str, str], ...] = ()
 ) -> Reply:
-    """The `{"error_code", "error_msg"}` body that FDI and the API gateway answer with."""
-    return json_reply(status, {"error_code": str(code), "error_msg": message}, headers)
+    """The `{"error_code", "error_msg"}` body that FDI and the API gateway answer with.
+
+    The gateway's own (`APIG.*`) bodies get `request_id` too when they go out.
+    """
+    reply = json_reply(status, {"error_code": str(code), "error_msg": message}, headers)
+    return replace(reply, request_id_in_body=code.startswith("APIG."))
 
 
 def invalid_parameter(field: str, problem: str) -> Reply:
