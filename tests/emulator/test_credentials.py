@@ -54,13 +54,13 @@ async def send(
     return await client.send(request)
 
 
-def refused(answer: httpx.Response, code: str) -> str:
-    """Assert a 401 with the gateway's error body and `code`; return the message."""
+def refused(answer: httpx.Response) -> str:
+    """Assert the gateway's 401 APIG.0301, whatever the reason; return the message."""
     assert answer.status_code == 401, answer.text
     body = answer.json()
     assert set(body) == {"error_code", "error_msg", "request_id"}
     assert body["request_id"] == answer.headers["x-request-id"]
-    assert body["error_code"] == code
+    assert body["error_code"] == "APIG.0301"
     assert body["error_msg"].startswith("Incorrect IAM authentication information: ")
     return str(body["error_msg"])
 
@@ -148,7 +148,7 @@ async def test_a_raw_plus_in_the_query_is_a_plus_sign(
     """A space signed as %20 but sent as `+` (form encoding) does not verify, with a hint why."""
     plus = respelt("name=a+b")
     answer = await send(anonymous, "GET", f"{BASE}/tasks?name=a%20b", at=clock.now, tamper=plus)
-    assert "send a space as %20" in refused(answer, "APIG.0301")
+    assert "send a space as %20" in refused(answer)
 
 
 async def test_encoded_path_characters_verify(
@@ -169,7 +169,7 @@ async def test_encoded_path_characters_verify(
         f"SDK-HMAC-SHA256 Access=EMULATORAK0001, SignedHeaders=Host, Signature={'a' * 64}",
     ],
 )
-async def test_malformed_authorization_answers_apig_0321(
+async def test_malformed_authorization_is_refused(
     anonymous: httpx.AsyncClient, clock: FakeClock, authorization: str
 ) -> None:
     """An Authorization header naming the scheme but not of its shape is refused as malformed."""
@@ -179,17 +179,17 @@ async def test_malformed_authorization_answers_apig_0321(
         return request
 
     answer = await send(anonymous, "GET", TASK, at=clock.now, tamper=replace_header)
-    assert "malformed" in refused(answer, "APIG.0321")
+    assert "malformed" in refused(answer)
 
 
-async def test_unknown_access_key_answers_apig_0322(
+async def test_unknown_access_key_is_refused(
     anonymous: httpx.AsyncClient, clock: FakeClock, emulator: Emulator
 ) -> None:
     """An access key the emulator does not hold is refused, and not tracked for lockout."""
     stranger = KeyPair("UNKNOWNAK", "whatever")
     for _ in range(7):
         answer = await send(anonymous, "GET", TASK, at=clock.now, key=stranger)
-        assert "UNKNOWNAK" in refused(answer, "APIG.0322")
+        assert "Get secretKey failed,ak:UNKNOWNAK,err:ak not exist" in refused(answer)
     assert emulator.credentials.failures("UNKNOWNAK") == 0
     assert emulator.credentials.locked_until("UNKNOWNAK") is None
 
@@ -218,7 +218,7 @@ TAMPERS: dict[str, Tamper] = {
 
 
 @pytest.mark.parametrize("what", sorted(TAMPERS))
-async def test_tampered_or_wrongly_signed_request_answers_apig_0301(
+async def test_tampered_or_wrongly_signed_request_is_a_mismatch(
     anonymous: httpx.AsyncClient, clock: FakeClock, emulator: Emulator, what: str
 ) -> None:
     """Any change to what was signed, or a wrong secret key, is a signature mismatch."""
@@ -233,7 +233,7 @@ async def test_tampered_or_wrongly_signed_request_answers_apig_0301(
         signed=WITH_PROJECT,
         tamper=TAMPERS[what],
     )
-    assert "verify aksk signature fail, canonicalRequest:" in refused(answer, "APIG.0301")
+    assert "verify aksk signature fail, canonicalRequest:" in refused(answer)
     stored = emulator.store.get(PROJECT, INSTANCE, NODES)
     assert stored is not None
     assert stored.task.get("description") != "changed"
@@ -241,16 +241,16 @@ async def test_tampered_or_wrongly_signed_request_answers_apig_0301(
 
 
 @pytest.mark.parametrize("signed", [("host",), ("x-sdk-date",), ("x-project-id",)])
-async def test_host_and_date_must_be_signed_apig_0323(
+async def test_host_and_date_must_be_signed(
     anonymous: httpx.AsyncClient, clock: FakeClock, signed: tuple[str, ...]
 ) -> None:
     """Leaving `host` or `x-sdk-date` out of SignedHeaders is refused, naming what is missing."""
     answer = await send(anonymous, "GET", TASK, at=clock.now, signed=signed)
-    message = refused(answer, "APIG.0323")
+    message = refused(answer)
     assert "SignedHeaders must include" in message
 
 
-async def test_signed_header_missing_from_the_request_apig_0324(
+async def test_signed_header_missing_from_the_request(
     anonymous: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     """A header named in SignedHeaders but not sent is refused, naming it."""
@@ -260,11 +260,11 @@ async def test_signed_header_missing_from_the_request_apig_0324(
         return request
 
     answer = await send(anonymous, "GET", TASK, at=clock.now, signed=WITH_PROJECT, tamper=drop)
-    assert "x-project-id" in refused(answer, "APIG.0324")
+    assert "x-project-id" in refused(answer)
 
 
 @pytest.mark.parametrize("value", ["2023-11-14T22:13:20Z", "20231114T221320", "tomorrow"])
-async def test_malformed_sdk_date_answers_apig_0325(
+async def test_malformed_sdk_date_is_refused(
     anonymous: httpx.AsyncClient, clock: FakeClock, value: str
 ) -> None:
     """An X-Sdk-Date not of the form YYYYMMDDTHHMMSSZ is refused."""
@@ -274,16 +274,16 @@ async def test_malformed_sdk_date_answers_apig_0325(
         return request
 
     answer = await send(anonymous, "GET", TASK, at=clock.now, tamper=redate)
-    assert "YYYYMMDDTHHMMSSZ" in refused(answer, "APIG.0325")
+    assert "YYYYMMDDTHHMMSSZ" in refused(answer)
 
 
 @pytest.mark.parametrize("minutes", [16, -16])
-async def test_request_time_16_minutes_off_is_refused_apig_0326(
+async def test_request_time_16_minutes_off_is_refused(
     anonymous: httpx.AsyncClient, clock: FakeClock, minutes: int
 ) -> None:
     """A signature 16 minutes ahead of or behind the server clock is refused, naming both times."""
     answer = await send(anonymous, "GET", TASK, at=clock.now + minutes * 60)
-    message = refused(answer, "APIG.0326")
+    message = refused(answer)
     assert "request time is too far from the server time" in message
     assert f"server time {sdk_date(clock.now)}" in message
     assert f"request time {sdk_date(clock.now + minutes * 60)}" in message
@@ -304,7 +304,7 @@ async def test_token_beside_a_signature_is_ignored(
 ) -> None:
     """With a valid X-Auth-Token, a bad signature is still refused: the signature decides."""
     answer = await send(client, "GET", TASK, at=clock.now, tamper=_wrong_secret)
-    refused(answer, "APIG.0301")
+    refused(answer)
 
 
 async def test_other_authorization_schemes_fall_back_to_the_token(
@@ -333,16 +333,17 @@ async def test_sixth_consecutive_failure_locks_the_key_for_five_minutes(
     assert emulator.credentials.failures(KEY.access_key) == 5
     assert emulator.credentials.locked_until(KEY.access_key) is None
     sixth = await send(anonymous, "GET", TASK, at=clock.now, key=KeyPair(KEY.access_key, "bad"))
-    assert "now locked for 5 minutes" in refused(sixth, "APIG.0301")
+    assert "now locked for 5 minutes" in refused(sixth)
     assert emulator.credentials.locked_until(KEY.access_key) == clock.now + 300
     locked_at = clock.now
     for _ in range(3):
         clock.advance(99)
-        message = refused(await send(anonymous, "GET", TASK, at=clock.now), "APIG.0327")
+        message = refused(await send(anonymous, "GET", TASK, at=clock.now))
+        assert "AK access failed to reach the limit,forbidden" in message
         assert "locked" in message
     assert clock.now == locked_at + 297
     clock.advance(2.5)
-    refused(await send(anonymous, "GET", TASK, at=clock.now), "APIG.0327")
+    refused(await send(anonymous, "GET", TASK, at=clock.now))
     clock.advance(0.5)
     assert (await send(anonymous, "GET", TASK, at=clock.now)).status_code == 200
     assert emulator.credentials.failures(KEY.access_key) == 0
@@ -402,7 +403,7 @@ async def test_rotation_through_the_control_route(
     assert answer.status_code == 200
     assert answer.json() == [{"access_key": "ROTATEDAK", "failures": 0, "locked_until": None}]
     assert new.secret_key not in answer.text
-    refused(await send(anonymous, "GET", TASK, at=clock.now), "APIG.0322")
+    refused(await send(anonymous, "GET", TASK, at=clock.now))
     assert (await send(anonymous, "GET", TASK, at=clock.now, key=new)).status_code == 200
     assert emulator.credentials.access_keys == ("ROTATEDAK",)
 

@@ -1,20 +1,21 @@
 """AK/SK key pairs, the check of a signed request against them, and the lockout of failing keys.
 
 A request whose Authorization header names `SDK-HMAC-SHA256` is checked here (an `X-Auth-Token`
-beside it is ignored). Refusals are 401 `{"error_code", "error_msg"}` bodies; the real gateway
-answers `APIG.0301` "Incorrect IAM authentication information: ..." for all of them, and the
-emulator keeps that message prefix but gives each reason its own code, checked in this order:
+beside it is ignored). Every refusal is the gateway's: 401 `APIG.0301` with an `error_msg` of
+"Incorrect IAM authentication information: " and the reason, so that a person can tell the
+reasons apart although a program sees one code. Reasons, checked in this order (where the
+gateway's own wording is known, the message starts with it):
 
-| code | reason | counts towards the lockout |
+| reason | `error_msg` after the prefix | counted |
 | --- | --- | --- |
-| `APIG.0321` | Authorization header malformed (parts missing, repeated, not lower case, ...) | no |
-| `APIG.0322` | access key unknown | no (unknown keys are not tracked) |
-| `APIG.0327` | access key locked | no (the lock is not extended) |
-| `APIG.0323` | `host` or `x-sdk-date` not among SignedHeaders | yes |
-| `APIG.0324` | a header named in SignedHeaders is not in the request | yes |
-| `APIG.0325` | `X-Sdk-Date` not of the form `YYYYMMDDTHHMMSSZ` | yes |
-| `APIG.0326` | request time more than 15 minutes from the server time, either way | yes |
-| `APIG.0301` | signature mismatch; the message shows the emulator's canonical request | yes |
+| Authorization header malformed (parts missing, repeated, ...) | `the Authorization ...` | no |
+| access key unknown | `Get secretKey failed,ak:AK,err:ak not exist` | no (not tracked) |
+| access key locked | `AK access failed to reach the limit,forbidden: ...` | no (not extended) |
+| `host` or `x-sdk-date` not among SignedHeaders | `SignedHeaders must include ...` | yes |
+| a header in SignedHeaders missing from the request | `signed header ... not found ...` | yes |
+| `X-Sdk-Date` not `YYYYMMDDTHHMMSSZ` | `X-Sdk-Date must be of the form ...` | yes |
+| request time more than 15 minutes off, either way | `the request time is too far ...` | yes |
+| signature mismatch (shows the emulator's canonical request) | `verify aksk signature fail` | yes |
 
 The query is percent-decoded only (signing.py): a raw `+` is a plus sign, not a space, so a
 client that sends a space as `+` (httpx's `params=` does) must sign it as `%2B`, or better
@@ -22,8 +23,8 @@ send `%20`; a mismatch on such a query says so.
 
 Lockout, as the gateway does it: the 6th consecutive counted failure of one access key (more
 than 5) is answered with its own reason and locks the key for 5 minutes of the emulator's
-clock; until then even a correctly signed request gets `APIG.0327`. A successful check, and the
-end of a lock, reset the count. Replacing the key pairs keeps the count and lock of every
+clock; until then even a correctly signed request is refused as locked. A successful check,
+and the end of a lock, reset the count. Replacing the key pairs keeps the count and lock of every
 access key that stays, and forgets the others.
 """
 
@@ -137,35 +138,31 @@ class KeyPairAuthority:
         try:
             authorization = parse_authorization(headers.get("authorization", ""))
         except MalformedAuthorization as exc:
-            return _refuse(
-                ErrorCode.MALFORMED_AUTHORIZATION, f"the Authorization header is malformed: {exc}"
-            )
+            return _refuse(f"the Authorization header is malformed: {exc}")
         access_key = authorization.access_key
         secret_key = self._secrets.get(access_key)
         if secret_key is None:
-            return _refuse(ErrorCode.UNKNOWN_ACCESS_KEY, f"ak {access_key} not exist")
+            return _refuse(f"Get secretKey failed,ak:{access_key},err:ak not exist")
         now = self._clock()
         locked_until = self.locked_until(access_key)
         if locked_until is not None:
             return _refuse(
-                ErrorCode.ACCESS_KEY_LOCKED,
-                f"ak {access_key} is locked after more than {MAX_FAILURES} consecutive failed "
-                f"signature checks, until {format_sdk_date(locked_until)} "
-                f"(server time {format_sdk_date(now)})",
+                f"AK access failed to reach the limit,forbidden: ak {access_key} is locked after "
+                f"more than {MAX_FAILURES} consecutive failed signature checks, until "
+                f"{format_sdk_date(locked_until)} (server time {format_sdk_date(now)})"
             )
-        problem = _problem(
+        message = _problem(
             authorization, secret_key, now, method, path, query_string, headers, body
         )
-        if problem is None:
+        if message is None:
             self._failures.pop(access_key, None)
             return None
-        code, message = problem
         count = self._failures.get(access_key, 0) + 1
         self._failures[access_key] = count
         if count > MAX_FAILURES:
             self._locked_until[access_key] = now + LOCK_SECONDS
             message += f"; ak {access_key} is now locked for {LOCK_SECONDS / 60:.0f} minutes"
-        return _refuse(code, message)
+        return _refuse(message)
 
     def _expire(self, access_key: str) -> None:
         until = self._locked_until.get(access_key)
@@ -183,23 +180,22 @@ def _problem(
     query_string: bytes,
     headers: Mapping[str, str],
     body: bytes,
-) -> tuple[ErrorCode, str] | None:
+) -> str | None:
+    """Why the signed request is refused (the message after the prefix), or None."""
     signed = authorization.signed_headers
     unsigned = [name for name in REQUIRED_SIGNED_HEADERS if name not in signed]
     if unsigned:
-        return ErrorCode.HEADER_NOT_SIGNED, f"SignedHeaders must include {', '.join(unsigned)}"
+        return f"SignedHeaders must include {', '.join(unsigned)}"
     absent = [name for name in signed if headers.get(name) is None]
     if absent:
-        return ErrorCode.SIGNED_HEADER_MISSING, (
-            f"signed header {', '.join(absent)} not found in the request"
-        )
+        return f"signed header {', '.join(absent)} not found in the request"
     sdk_date = headers["x-sdk-date"].strip()
     try:
         signed_at = parse_sdk_date(sdk_date)
     except ValueError as exc:
-        return ErrorCode.MALFORMED_SDK_DATE, f"{exc}, not {sdk_date!r}"
+        return f"{exc}, not {sdk_date!r}"
     if abs(signed_at - now) > MAX_SKEW_SECONDS:
-        return ErrorCode.CLOCK_SKEW, (
+        return (
             "the request time is too far from the server time (more than 15 minutes): "
             f"request time {sdk_date}, server time {format_sdk_date(now)}"
         )
@@ -218,8 +214,8 @@ def _problem(
     if b"+" in query_string:
         # httpx and HTML forms send a space as `+`; the scheme reads it as a plus sign.
         message += " (the query holds a raw '+', read as a plus sign: send a space as %20)"
-    return ErrorCode.SIGNATURE_MISMATCH, message
+    return message
 
 
-def _refuse(code: ErrorCode, message: str) -> Reply:
-    return service_error(401, code, _PREFIX + message)
+def _refuse(message: str) -> Reply:
+    return service_error(401, ErrorCode.INCORRECT_IAM_AUTHENTICATION, _PREFIX + message)

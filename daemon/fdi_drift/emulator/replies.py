@@ -16,8 +16,9 @@ Where the pages are silent the emulator picks its own and says so here:
   codes have 12 characters);
 - a random or default injected server fault answers 500 `FDI.3001` "Internal server error.",
   on DRS routes too;
-- a refused signed request answers 401 with `APIG.0301` (signature mismatch, the gateway's own
-  code) or one of `APIG.0321`-`APIG.0327`, one per reason (credentials.py lists them).
+- a refused signed request answers 401 `APIG.0301` "Incorrect IAM authentication information:
+  ..." whatever the reason, as the gateway does; the rest of `error_msg` tells the reasons
+  apart (credentials.py lists them).
 
 Every answer, control routes and faults included, carries a `Date` header (RFC 7231) from the
 emulator's clock unless it already has one, so a client can tell that its own clock is off, and
@@ -50,14 +51,7 @@ class ErrorCode(StrEnum):
     TASK_LIST_EMPTY = "FDI.3150"
     DRS_INVALID_PARAMETER = "DRS.10000001"
     DRS_JOB_NOT_FOUND = "DRS.10000010"
-    SIGNATURE_MISMATCH = "APIG.0301"
-    MALFORMED_AUTHORIZATION = "APIG.0321"
-    UNKNOWN_ACCESS_KEY = "APIG.0322"
-    HEADER_NOT_SIGNED = "APIG.0323"
-    SIGNED_HEADER_MISSING = "APIG.0324"
-    MALFORMED_SDK_DATE = "APIG.0325"
-    CLOCK_SKEW = "APIG.0326"
-    ACCESS_KEY_LOCKED = "APIG.0327"
+    INCORRECT_IAM_AUTHENTICATION = "APIG.0301"
     UNAUTHORIZED = "APIG.1002"
     FORBIDDEN = "APIG.1005"
     THROTTLED = "APIG.0308"
