@@ -69,15 +69,18 @@ async def test_unknown_task_answers_404_with_an_fdi_error(client: httpx.AsyncCli
     assert assert_error_shape(answer)["error_code"].startswith("FDI.")
 
 
-async def test_put_answers_null_and_changes_what_get_returns(client: httpx.AsyncClient) -> None:
-    """A valid update answers 200 `null`; GET then shows the new values and detail verbatim."""
+async def test_put_answers_the_task_and_changes_what_get_returns(
+    client: httpx.AsyncClient,
+) -> None:
+    """A valid update answers 200 with the task as GET then reads it: new values, detail
+    verbatim."""
     detail = '{"b": 1,  "a": "\\u00e9t\\u00e9", "bodyRaw": "{\\"x\\": 1}"}'
     body = update_body(NODES, task_name="nodes-renamed", task_type="REALTIME")
     body["task_detail"] = detail
     answer = await client.put(f"{BASE}/tasks/{NODES}", json=body)
     assert answer.status_code == 200
-    assert answer.content == b"null"
     task = (await client.get(f"{BASE}/tasks/{NODES}")).json()
+    assert answer.json() == task
     assert task["task_detail"] == detail
     assert task["task"]["task_name"] == "nodes-renamed"
     assert task["task"]["task_type"] == "realtime"
@@ -144,7 +147,7 @@ async def test_running_task_refuses_updates(client: httpx.AsyncClient) -> None:
     assert refused.status_code == 400
     assert assert_error_shape(refused)["error_code"] == "FDI.3023"
     stopped = await client.post(f"{BASE}/tasks/{ORDERS}/terminate")
-    assert (stopped.status_code, stopped.json()) == (200, {})
+    assert (stopped.status_code, stopped.json()) == (200, {"message": "success"})
     assert (await client.put(f"{BASE}/tasks/{ORDERS}", json=update_body(ORDERS))).status_code == 200
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import httpx
@@ -46,15 +47,29 @@ async def test_login_answers_201_with_the_token_header(client: httpx.AsyncClient
     answer = await login(client)
     assert answer.status_code == 201
     assert answer.headers["x-subject-token"]
-    assert answer.json() == {
-        "token": {
-            "expires_at": "2023-11-15T22:13:20.000000Z",
-            "issued_at": "2023-11-14T22:13:20.000000Z",
-            "methods": ["password"],
-            "project": {"id": PROJECT},
-            "user": {"name": USER.name, "domain": {"name": USER.domain}},
-        }
+    token = answer.json()["token"]
+    account = token["user"]["domain"]
+    assert token == {
+        "expires_at": "2023-11-15T22:13:20.000000Z",
+        "issued_at": "2023-11-14T22:13:20.000000Z",
+        "methods": ["password"],
+        "project": {"id": PROJECT, "domain": account},
+        "user": {
+            "id": token["user"]["id"],
+            "name": USER.name,
+            "domain": {"id": account["id"], "name": USER.domain},
+            "password_expires_at": "",
+        },
     }
+    assert re.fullmatch("[0-9a-f]{32}", token["user"]["id"])
+    assert re.fullmatch("[0-9a-f]{32}", account["id"])
+    assert token["user"]["id"] != account["id"]
+
+
+async def test_login_ids_are_the_same_every_time(client: httpx.AsyncClient) -> None:
+    """The invented user and domain ids do not change from one login to the next."""
+    first, second = [(await login(client)).json()["token"]["user"] for _ in range(2)]
+    assert first == second
 
 
 async def test_expiry_follows_the_configured_lifetime(clock: FakeClock) -> None:

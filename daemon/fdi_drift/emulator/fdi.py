@@ -6,7 +6,12 @@ tasks (composite ones change through composite.py's routes). Choices where the p
 - An update body is checked before the task is looked up, so a bad body on an unknown task
   answers 400, not 404. A running task refuses updates with 400 `FDI.3023`. A composite task
   refuses this update, whatever the body, with 400 `FDI.3033` naming `task_id`.
-- `run` and `terminate` answer 200 `{}` and are idempotent (starting a running task is fine).
+- An update answers 200 with the updated task's read answer `{"task", "task_detail"}`, the
+  shape seed 000's response table and the SDK's UpdateTaskResponse give (the page's example
+  shows `null`; a client must take either).
+- `run` answers 200 `{}` (its page documents no body, the SDK's RunTaskResponse no field);
+  `terminate` answers 200 `{"message": "success"}`, the StopTask page's example. Both are
+  idempotent (starting a running task is fine).
 - List entries carry every BriefTaskRespBean field, with `""` for a string the task lacks;
   `task_type` is lower case as in the GET answer; `version` is the task's revision;
   `source_instance_id`/`target_instance_id` default to the FDI instance in the path;
@@ -67,7 +72,7 @@ class FdiApi:
         return json_reply(200, task.body())
 
     def update_task(self, project_id: str, instance_id: str, task_id: str, body: bytes) -> Reply:
-        """`PUT .../tasks/{task_id}`: 200 `null` on success, as seed 000's example shows."""
+        """`PUT .../tasks/{task_id}`: 200 with the updated task as a read answers it."""
         if self._store.composite(project_id, instance_id, task_id) is not None:
             return invalid_parameter(
                 "task_id",
@@ -76,7 +81,7 @@ class FdiApi:
             )
         try:
             update = parse_update(body)
-            self._store.update(project_id, instance_id, task_id, update)
+            updated = self._store.update(project_id, instance_id, task_id, update)
         except FieldError as exc:
             return invalid_parameter(exc.field, exc.problem)
         except TaskNotFoundError:
@@ -85,7 +90,7 @@ class FdiApi:
             return task_running(task_id)
         except NameTakenError as exc:
             return name_taken("task.task_name", exc.name, exc.holder)
-        return json_reply(200, None)
+        return json_reply(200, updated.body())
 
     def list_tasks(self, project_id: str, instance_id: str, params: Mapping[str, str]) -> Reply:
         """`GET .../tasks?offset=&limit=&...`: `{"total", "size", "entities"}`."""
@@ -110,7 +115,7 @@ class FdiApi:
             self._store.set_status(project_id, instance_id, task_id, status)
         except TaskNotFoundError:
             return task_not_found(task_id)
-        return json_reply(200, {})
+        return json_reply(200, {} if status is TaskStatus.RUNNING else {"message": "success"})
 
 
 def _matches(task: InstanceTask, query: TaskQuery) -> bool:

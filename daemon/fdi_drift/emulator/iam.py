@@ -6,6 +6,13 @@ users are matched on domain name, user name and password together; the scope mus
 `MII` + random URL-safe text; expired tokens are forgotten at the next login. Static tokens
 from the configuration are valid for every project and never expire.
 
+The 201 answer is a TokenResult (the SDK's KeystoneCreateUserTokenByPasswordResponse):
+`expires_at`, `issued_at`, `methods`, `user` {`id`, `name`, `domain` {`id`, `name`},
+`password_expires_at` ""} and `project` {`id`, `domain` {`id`, `name`}}, the project taken to
+belong to the user's account. The ids of user and domain are invented (the first 32 hex
+characters of the SHA-256 of the domain and user names), the same at every login. What the
+emulator cannot know is left out: the project's name (its region), `roles` and `catalog`.
+
 On API calls a missing, unknown or expired `X-Auth-Token` answers 401 `APIG.1002`; an IAM
 token scoped to another project than the path's answers 403 `APIG.1005`.
 """
@@ -13,6 +20,7 @@ token scoped to another project than the path's answers 403 `APIG.1005`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
@@ -79,13 +87,19 @@ class TokenAuthority:
         token = "MII" + secrets.token_urlsafe(96)
         issued = IssuedToken(project_id, name, domain, now, now + self._ttl)
         self._issued[token] = issued
+        account = {"id": _invented_id("domain", domain), "name": domain}
         answer = {
             "token": {
                 "expires_at": _iso(issued.expires_at),
                 "issued_at": _iso(issued.issued_at),
                 "methods": ["password"],
-                "project": {"id": project_id},
-                "user": {"name": name, "domain": {"name": domain}},
+                "project": {"id": project_id, "domain": account},
+                "user": {
+                    "id": _invented_id("user", domain, name),
+                    "name": name,
+                    "domain": account,
+                    "password_expires_at": "",
+                },
             }
         }
         return json_reply(201, answer, (("x-subject-token", token),))
@@ -155,6 +169,10 @@ def _same_user(user: IamUser, domain: str, name: str, password: str) -> bool:
         hmac.compare_digest(user.password.encode(), password.encode()),
     ]
     return all(results)
+
+
+def _invented_id(*names: str) -> str:
+    return hashlib.sha256("/".join(names).encode()).hexdigest()[:32]
 
 
 def _iam_error(code: int, title: str, message: str) -> Reply:
