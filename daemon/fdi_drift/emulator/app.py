@@ -6,7 +6,8 @@ which it may also delay, drip or cut), a random fault, authentication (a request
 Authorization header names `SDK-HMAC-SHA256` is checked as signed by credentials.py, any other
 needs an `X-Auth-Token` that iam.py accepts), the path id check (1-64 characters, else 400
 naming the id, with an FDI or DRS error code) and the route itself (fdi.py for
-common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`). IAM
+common and composite tasks, composite.py for `multi-tasks`, drs.py for `/v5/.../jobs`,
+instances.py for the ROMA instance list `/v2/{project_id}/instances`). IAM
 login gets the latency and planned faults only; `/_emulator/` control routes get none of it
 and are not recorded. Any other method and path answers 404 `APIG.0101` as the API gateway does.
 Every answer carries a `Date` header from the emulator's clock and a new `X-Request-Id`
@@ -40,6 +41,7 @@ from fdi_drift.emulator.drs_store import DrsStore
 from fdi_drift.emulator.faults import Fault, FaultInjector, RandomFaults
 from fdi_drift.emulator.fdi import FdiApi
 from fdi_drift.emulator.iam import IamUser, TokenAuthority
+from fdi_drift.emulator.instances import InstanceApi
 from fdi_drift.emulator.recording import RecordedRequest, safe_body
 from fdi_drift.emulator.replies import (
     REQUEST_ID_HEADER,
@@ -50,6 +52,7 @@ from fdi_drift.emulator.replies import (
     invalid_parameter,
     no_such_api,
     stamped,
+    with_request_id,
 )
 from fdi_drift.emulator.signing import is_signed
 from fdi_drift.emulator.store import TaskStatus, TaskStore
@@ -69,6 +72,7 @@ _INSTANCE = r"/v2/(?P<project_id>[^/]*)/fdi/instances/(?P<instance_id>[^/]*)"
 _TASKS = _INSTANCE + "/tasks"
 _TASK = _TASKS + r"/(?P<task_id>[^/]*)"
 _MULTI_TASKS = _INSTANCE + "/multi-tasks"
+_ROMA_INSTANCES = r"/v2/(?P<project_id>[^/]*)/instances"
 _JOBS = r"/v5/(?P<project_id>[^/]*)/jobs"
 _JOB = _JOBS + r"/(?P<job_id>[^/]*)"
 _ROUTES = (
@@ -80,6 +84,7 @@ _ROUTES = (
     ("POST", re.compile(_MULTI_TASKS), "create_composite"),
     ("POST", re.compile(_MULTI_TASKS + "/init"), "init_composite"),
     ("PUT", re.compile(_MULTI_TASKS + r"/(?P<task_id>[^/]*)"), "update_composite"),
+    ("GET", re.compile(_ROMA_INSTANCES), "list_instances"),
     ("GET", re.compile(_JOBS), "list_jobs"),
     ("GET", re.compile(_JOB), "get_job"),
     ("PUT", re.compile(_JOB), "update_job"),
@@ -115,7 +120,8 @@ class EmulatorConfig:
 class Emulator:
     """The emulated cloud: an ASGI app plus handles tests use to look inside.
 
-    `store` holds the FDI tasks of both kinds, `drs` the DRS jobs; both obey `store.fighting`.
+    `store` holds the FDI tasks of both kinds (and so the ROMA instances they live in), `drs`
+    the DRS jobs; both obey `store.fighting`.
     `credentials` holds the AK/SK key pairs (`set_key_pairs` rotates them) and the lockout state.
     Building one loads `config.seed_dir` (common tasks, then composite tasks, then DRS jobs)
     and raises SeedError (naming the file and field) when a seed is unusable, and ValueError
@@ -147,6 +153,7 @@ class Emulator:
         self._fdi = FdiApi(self.store)
         self._composite = CompositeApi(self.store, clock)
         self._drs = DrsApi(self.drs, clock)
+        self._instances = InstanceApi(self.store)
         self._control = ControlApi(
             self.requests, self.faults, self.store, credentials=self.credentials
         )
@@ -214,10 +221,14 @@ class Emulator:
             for key, value in ids.items():
                 check_id(key, value)
         except FieldError as exc:
-            refuse = drs_invalid_parameter if name in _DRS_ROUTES else invalid_parameter
-            return refuse(exc.field, exc.problem)
+            if name in _DRS_ROUTES:
+                return drs_invalid_parameter(exc.field, exc.problem)
+            refused = invalid_parameter(exc.field, exc.problem)
+            return with_request_id(refused) if name == "list_instances" else refused
         if name in _DRS_ROUTES:
             return self._drs_api(name, ids, request.query_params, body)
+        if name == "list_instances":
+            return self._instances.list_instances(ids["project_id"], request.query_params)
         instance = (ids["project_id"], ids["instance_id"])
         if name == "list":
             return self._fdi.list_tasks(*instance, request.query_params)

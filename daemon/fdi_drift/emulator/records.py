@@ -108,10 +108,12 @@ def next_modified_date(previous_ms: int, now_ms: int) -> int:
     return max(now_ms, previous_ms + 1)
 
 
-def utc_text(epoch_ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 UTC text to the millisecond: `2022-10-26T08:19:35.897Z`."""
+def utc_text(epoch_ms: int, *, millis: bool = True) -> str:
+    """Epoch milliseconds as ISO 8601 UTC text, to the millisecond (`2022-10-26T08:19:35.897Z`)
+    or, without `millis`, to the second (`2022-10-26T08:19:35Z`)."""
     moment = _EPOCH + dt.timedelta(milliseconds=epoch_ms)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+    fraction = f".{epoch_ms % 1000:03d}" if millis else ""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}Z"
 
 
 def as_int(value: object) -> int:

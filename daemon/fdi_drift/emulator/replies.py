@@ -25,7 +25,8 @@ emulator's clock unless it already has one, so a client can tell that its own cl
 an `X-Request-Id` header (32 lower-case hex characters, new for every request) unless it already
 has one, as the API gateway sends; the request log records it (recording.py). The gateway's own
 error bodies (`APIG.*` codes) carry the same id as `request_id`, as the API Gateway pages show
-them; FDI and DRS error bodies do not (their pages show only `error_code` and `error_msg`).
+them, and so do the ROMA instance list's errors (its ErrorResp has `request_id`); FDI and DRS
+error bodies do not (their pages show only `error_code` and `error_msg`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def stamped(reply: Reply, request_id: str) -> Reply:
         if isinstance(document, dict):
             body = orjson.dumps({**document, "request_id": request_id})
     return replace(reply, body=body, headers=(*reply.headers, (REQUEST_ID_HEADER, request_id)))
+
+
+def with_request_id(reply: Reply) -> Reply:
+    """`reply` marked to carry the request id in its body, as ROMA's ErrorResp does."""
+    return replace(reply, request_id_in_body=True)
 
 
 def header(reply: Reply, name: str) -> str | None:

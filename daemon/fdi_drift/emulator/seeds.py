@@ -65,6 +65,12 @@ class JobSeedFile:
     path: pathlib.Path
 
 
+def instance_folders(seed_dir: pathlib.Path) -> Iterator[tuple[str, str]]:
+    """(project_id, instance_id) of every instance folder, with or without tasks in it."""
+    for project, instance in _instances(seed_dir):
+        yield project.name, instance.name
+
+
 def seed_files(seed_dir: pathlib.Path) -> Iterator[SeedFile]:
     """The common-task files of a seed directory, in a stable order."""
     for project, instance in _instances(seed_dir):

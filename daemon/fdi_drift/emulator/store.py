@@ -17,6 +17,9 @@ emulator chooses it:
   only, not `last_modified_date` (they are not configuration changes).
 - Each task has a `revision`, 1 when added and + 1 on every update or init; the task list shows
   it as `version`.
+- The store knows an instance from the moment a seed directory has its folder (tasks in it or
+  not) or a task is added or created in it, and remembers that moment (`instances`, for the
+  ROMA instance list); nothing forgets an instance.
 - `add_task` (`add_composite_task`) with the id of a task of the same kind replaces that task;
   with the id of a task of the other kind it raises SeedError.
 - With `fighting` on, another writer undoes every update and composite init (not a creation):
@@ -52,6 +55,7 @@ from fdi_drift.emulator.seeds import (
     SeedError,
     complete_task,
     composite_seed_files,
+    instance_folders,
     read_seed,
     seed_files,
 )
@@ -101,6 +105,7 @@ class TaskStore:
         self._composites: dict[_Scope, dict[str, StoredComposite]] = {}
         self.fighting = False
         self._undo: dict[_Scope, dict[str, InstanceTask]] = {}
+        self._known_since: dict[_Scope, int] = {}
 
     def add_task(
         self, project_id: str, instance_id: str, response_body: Mapping[str, object]
@@ -116,7 +121,12 @@ class TaskStore:
         return self._add_composite(project_id, instance_id, dict(response_body), None, source)
 
     def load_seed_dir(self, seed_dir: pathlib.Path) -> int:
-        """Load every `<project>/<instance>/<task_id>.json`; raises SeedError naming the file."""
+        """Load every `<project>/<instance>/<task_id>.json`; raises SeedError naming the file.
+
+        Every instance folder becomes known, with or without tasks.
+        """
+        for project_id, instance_id in instance_folders(seed_dir):
+            self._know(project_id, instance_id)
         count = 0
         for seed in seed_files(seed_dir):
             body = read_seed(seed.path)
@@ -138,6 +148,14 @@ class TaskStore:
     def get(self, project_id: str, instance_id: str, task_id: str) -> StoredTask | None:
         """The common task, or None."""
         return self._tasks.get((project_id, instance_id), {}).get(task_id)
+
+    def instances(self, project_id: str) -> dict[str, int]:
+        """The project's known instances: id to the epoch ms the store first knew of it."""
+        return {
+            instance_id: since
+            for (project, instance_id), since in self._known_since.items()
+            if project == project_id
+        }
 
     def composite(self, project_id: str, instance_id: str, task_id: str) -> StoredComposite | None:
         """The composite task, or None."""
@@ -203,6 +221,7 @@ class TaskStore:
             now_ms=self._now_ms(),
         )
         self._composites.setdefault((project_id, instance_id), {})[task_id] = created
+        self._know(project_id, instance_id)
         return created
 
     def update_composite(
@@ -256,6 +275,9 @@ class TaskStore:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    def _know(self, project_id: str, instance_id: str) -> None:
+        self._known_since.setdefault((project_id, instance_id), self._now_ms())
+
     def _modified(self, current: StoredTask, task: dict[str, object], detail: str) -> StoredTask:
         task["last_modified_date"] = next_modified_date(current.last_modified_date, self._now_ms())
         return replace(current, task=task, task_detail=detail, revision=current.revision + 1)
@@ -304,6 +326,7 @@ class TaskStore:
         stored = StoredTask(project_id, instance_id, task, detail)
         self._check_addable(stored, self.composite(project_id, instance_id, stored.task_id), source)
         self._tasks.setdefault((project_id, instance_id), {})[stored.task_id] = stored
+        self._know(project_id, instance_id)
         return stored
 
     def _add_composite(
@@ -325,6 +348,7 @@ class TaskStore:
         stored = StoredComposite(project_id, instance_id, task, detail)
         self._check_addable(stored, self.get(project_id, instance_id, stored.task_id), source)
         self._composites.setdefault((project_id, instance_id), {})[stored.task_id] = stored
+        self._know(project_id, instance_id)
         return stored
 
     def _check_addable(self, stored: InstanceTask, other_kind: object, source: str) -> None:

@@ -9,7 +9,8 @@ The emulator's own choices where the page is silent:
 - Keys of `task` (and of the body) that the page does not list are ignored.
 - An optional field sent as `null` counts as absent; sent as `""` it breaks its minimum length.
 - List queries: a parameter sent empty (`name=`) counts as absent; `limit` must be 1-999
-  (default 10); `offset` below 0 counts as 0; `status` must be 0 or 1.
+  (default 10); `offset` below 0 counts as 0; `status` must be 0 or 1. The ROMA instance list
+  pages by the same rules (`parse_paging`).
 """
 
 from __future__ import annotations
@@ -152,13 +153,24 @@ def parse_update(body: bytes) -> TaskUpdate:
     )
 
 
-def parse_query(params: Mapping[str, str]) -> TaskQuery:
-    """Check a list query string; empty values count as absent."""
-    given = {key: value for key, value in params.items() if value != ""}
+def present(params: Mapping[str, str]) -> dict[str, str]:
+    """The query parameters sent with a value: one sent empty (`name=`) counts as absent."""
+    return {key: value for key, value in params.items() if value != ""}
+
+
+def parse_paging(given: Mapping[str, str]) -> tuple[int, int]:
+    """`offset` (below 0 counts as 0) and `limit` (1-999, default 10) of a list query."""
     offset = max(0, _integer("offset", given.get("offset", "0")))
     limit = _integer("limit", given.get("limit", str(DEFAULT_LIMIT)))
     if not 1 <= limit <= MAX_LIMIT:
         raise FieldError("limit", f"It must be 1-{MAX_LIMIT}.")
+    return offset, limit
+
+
+def parse_query(params: Mapping[str, str]) -> TaskQuery:
+    """Check a list query string; empty values count as absent."""
+    given = present(params)
+    offset, limit = parse_paging(given)
     status = given.get("status")
     status_value = None if status is None else _integer("status", status)
     if status_value not in (None, 0, 1):
