@@ -114,10 +114,13 @@ class AuditLog:
         detail: str = "",
         verification: Any = None,
         created: str = "",
+        answers: list[dict[str, Any]] | None = None,
     ) -> None:
         """Complete an intent; `created` is the id of a resource the writes created.
 
-        On AuditError the record is kept and written ahead of the next append that succeeds.
+        `answers` are the requests made for it ({request, status, request_id}), so that a
+        support ticket can name the service's own request ids. On AuditError the record is
+        kept and written ahead of the next append that succeeds.
         """
         record: dict[str, Any] = {
             "event": "outcome",
@@ -128,6 +131,8 @@ class AuditLog:
         }
         if created:
             record["created"] = created
+        if answers is not None:
+            record["answers"] = answers
         self._append(record, keep=True)
 
     def scan(self) -> AuditScan:

@@ -85,12 +85,16 @@ class AuditError(FdiDriftError):
 class CloudError(FdiDriftError):
     """Talking to a cloud API failed.
 
-    `request` is "METHOD /path" (no query, no host, no headers), safe to log.
+    `request` is "METHOD /path" (no query, no host, no headers), safe to log. `request_id` is
+    the gateway's X-Request-Id of the answer, when there was one: what a support ticket needs,
+    so the message ends with it.
     """
 
-    def __init__(self, message: str, *, request: str = "") -> None:
-        super().__init__(f"{request}: {message}" if request else message)
+    def __init__(self, message: str, *, request: str = "", request_id: str = "") -> None:
+        text = f"{request}: {message}" if request else message
+        super().__init__(f"{text} (request id {request_id})" if request_id else text)
         self.request = request
+        self.request_id = request_id
 
 
 class TransportError(CloudError):
@@ -121,11 +125,12 @@ class ApiError(CloudError):
         message: str,
         *,
         request: str = "",
+        request_id: str = "",
         status: int,
         error_code: str = "",
         error_msg: str = "",
     ) -> None:
-        super().__init__(message, request=request)
+        super().__init__(message, request=request, request_id=request_id)
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg

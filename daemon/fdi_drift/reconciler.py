@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
 from fdi_drift.audit import AuditLog
+from fdi_drift.cloud.client import Answer, recording_answers
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import match, prepare_desired
 from fdi_drift.drift.document import DecodedDocument, encode
@@ -327,13 +328,22 @@ class Reconciler:
             log.error("audit log unavailable; nothing sent", extra={"resource": key.fields()})
             detail = f"{error}; nothing was sent"
             return self._blocked(status, ReconcileMode.AUTO, BlockReason.AUDIT_UNAVAILABLE, detail)
-        correction = await self._send(resource, status, plan.writes, audit_id)
+        with recording_answers() as answers:
+            correction = await self._send(resource, status, plan.writes, audit_id, answers)
         return replace(correction, requests=requests)
 
     async def _send(
-        self, resource: DesiredResource, status: ResourceStatus, writes: list[Write], audit_id: str
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        writes: list[Write],
+        audit_id: str,
+        answers: Sequence[Answer],
     ) -> Correction:
-        """Send the writes in order, verifying each that says what it covers, then the whole."""
+        """Send the writes in order, verifying each that says what it covers, then the whole.
+
+        `answers` fills with every answer received meanwhile; the audit outcome lists them.
+        """
         driver = self._drivers[resource.key.kind]
         fields = {"resource": resource.key.fields(), "audit_id": audit_id}
         live_id = status.live_id
@@ -371,7 +381,11 @@ class Reconciler:
                     "and finishes the correction"
                 )
             self._record(
-                audit_id, ReconcileResult.FAILED, _with_lost(detail, lost), created=created
+                audit_id,
+                ReconcileResult.FAILED,
+                _with_lost(detail, lost),
+                created=created,
+                answers=answers,
             )
             log.error("correction failed", extra={**fields, "detail": detail})
             failed = replace(status, reason=detail, live_id=live_id)
@@ -385,7 +399,14 @@ class Reconciler:
         if verified and created:
             detail = f"created {created}; add `id: {created}` to metadata in {resource.source}"
         detail = _with_lost(detail, lost)
-        self._record(audit_id, result, detail, verification={"in_sync": verified}, created=created)
+        self._record(
+            audit_id,
+            result,
+            detail,
+            verification={"in_sync": verified},
+            created=created,
+            answers=answers,
+        )
         if not verified:
             log.error("correction not verified", extra={**fields, "detail": detail})
             unverified = replace(status, reason=detail, live_id=live_id)
@@ -440,6 +461,7 @@ class Reconciler:
         *,
         verification: dict[str, bool] | None = None,
         created: str = "",
+        answers: Sequence[Answer] = (),
     ) -> None:
         """Complete an intent; a log that cannot take it keeps it for the next record."""
         try:
@@ -449,6 +471,10 @@ class Reconciler:
                 detail=detail,
                 verification=verification,
                 created=created,
+                answers=[
+                    {"request": a.request, "status": a.status, "request_id": a.request_id or None}
+                    for a in answers
+                ],
             )
         except AuditError as error:
             log.error(

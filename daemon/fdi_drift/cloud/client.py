@@ -31,14 +31,17 @@ is a write, retried only when the service certainly never saw it. Failures becom
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
+import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -76,9 +79,38 @@ _RETRYABLE_FAILURES = (
 _UNSENT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAYBE_PROCESSED = "not retried: it may have been processed"
+REQUEST_ID_HEADER = "X-Request-Id"  # the gateway's id of an answer, for support tickets
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Digits become "0", everything else " ": a run of 19 zeros is a number orjson may not hold.
 _DIGITS_AS_ZERO = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord(" ") for c in range(256))
 _LONG_NUMBER = b"0" * 19
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer a client received: to which request, its status, the gateway's request id."""
+
+    request: str  # "METHOD /path"
+    status: int
+    request_id: str
+
+
+_ANSWERS: ContextVar[list[Answer] | None] = ContextVar("fdi_drift_answers", default=None)
+
+
+@contextlib.contextmanager
+def recording_answers() -> Iterator[list[Answer]]:
+    """Every answer the API clients receive in this context, in order, while it lasts.
+
+    What a write's audit record names: the gateway's request id of each answer, which is what
+    the service's support asks for.
+    """
+    answers: list[Answer] = []
+    token = _ANSWERS.set(answers)
+    try:
+        yield answers
+    finally:
+        _ANSWERS.reset(token)
 
 
 class ResponseObserver(Protocol):
@@ -339,14 +371,20 @@ class ApiClient:
             response = outcome
             self._observe(method, str(response.status_code), started)
             status = response.status_code
+            answers = _ANSWERS.get()
+            if answers is not None:
+                answers.append(Answer(label, status, request_id(response)))
             if 200 <= status < 300:
                 return parse_json(response, label)
             if status >= 500 and not safe:
                 code, msg = error_details(response.content)
-                raise _outcome_unknown(status_text(response, code, msg), label)
+                text = status_text(response, code, msg)
+                raise _outcome_unknown(text, label, request_id(response))
             if (status == 429 or status >= 500) and not final:
                 delay = self._delay_after(response, attempt)
-                await self._pause(label, f"HTTP {status}", attempt, delay)
+                answered = request_id(response)
+                said = f"HTTP {status} (request id {answered})" if answered else f"HTTP {status}"
+                await self._pause(label, said, attempt, delay)
                 continue
             raise status_error(response, label, attempts=attempt + 1)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -470,8 +508,14 @@ def _read(streamed: httpx.Response, body: bytes) -> httpx.Response:
     )
 
 
-def _outcome_unknown(reason: str, label: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(f"{reason}; {MAYBE_PROCESSED}", request=label)
+def _outcome_unknown(reason: str, label: str, answered: str = "") -> OutcomeUnknownError:
+    return OutcomeUnknownError(f"{reason}; {MAYBE_PROCESSED}", request=label, request_id=answered)
+
+
+def request_id(response: httpx.Response) -> str:
+    """The answer's X-Request-Id, if it has a plausible one (it goes into messages and logs)."""
+    value = response.headers.get(REQUEST_ID_HEADER, "")
+    return value if _REQUEST_ID.fullmatch(value) else ""
 
 
 def retry_after_seconds(response: httpx.Response, clock: Callable[[], float]) -> float | None:
@@ -521,6 +565,7 @@ def parse_json(response: httpx.Response, label: str) -> object:
             f"HTTP {response.status_code} answer is not JSON "
             f"({len(body)} bytes, content type {content_type!r}): {exc}",
             request=label,
+            request_id=request_id(response),
         ) from exc
     if _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO):
         return json.loads(body)
@@ -550,8 +595,9 @@ def status_error(response: httpx.Response, label: str, *, attempts: int) -> Clou
     status = response.status_code
     code, msg = error_details(response.content)
     text = status_text(response, code, msg)
+    answered = request_id(response)
     if status in (401, 403):
-        return AuthError(text, request=label)
+        return AuthError(text, request=label, request_id=answered)
     kind: type[ApiError] = ApiError
     if status == 404:
         kind = NotFoundError
@@ -559,4 +605,6 @@ def status_error(response: httpx.Response, label: str, *, attempts: int) -> Clou
         kind, text = ThrottledError, f"{text} (after {attempts} attempts)"
     elif status >= 500:
         kind, text = ServerError, f"{text} (after {attempts} attempts)"
-    return kind(text, request=label, status=status, error_code=code, error_msg=msg)
+    return kind(
+        text, request=label, request_id=answered, status=status, error_code=code, error_msg=msg
+    )
