@@ -23,7 +23,14 @@ import httpx
 from fdi_drift.cloud.auth import FileToken, StaticToken, TokenAuth, TokenSource
 from fdi_drift.cloud.client import ClientPolicy
 from fdi_drift.cloud.iam import IamPasswordToken
-from fdi_drift.cloud.signing import AkSkAuth, FileKeys, KeyPair, KeySource, StaticKeys
+from fdi_drift.cloud.signing import (
+    AkSkAuth,
+    FileKeys,
+    KeyPair,
+    KeySource,
+    RefusedKeys,
+    StaticKeys,
+)
 from fdi_drift.errors import AuthError, ConfigError
 
 DEFAULT_TOKEN_ENV = "FDI_DRIFT_TOKEN"  # noqa: S105 - a variable name
@@ -106,6 +113,7 @@ class Credentials:
     ) -> None:
         self._clock = clock
         self._keys: KeySource | None = None
+        self._refused = RefusedKeys()  # one memory of refused keys for all the clients
         self._token: TokenSource | None = None
         if isinstance(config, AkSkFileAuth | AkSkEnvAuth):
             self._keys = _key_source(config)
@@ -115,7 +123,7 @@ class Credentials:
     def auth(self) -> httpx.Auth:
         """A fresh request auth (one per client; they share the source and its cache)."""
         if self._keys is not None:
-            return AkSkAuth(self._keys, clock=self._clock)
+            return AkSkAuth(self._keys, clock=self._clock, refused=self._refused)
         assert self._token is not None
         return TokenAuth(self._token)
 

@@ -17,7 +17,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from fdi_drift.cloud.signing import AkSkAuth, FileKeys, KeyPair, StaticKeys
+from fdi_drift.cloud.signing import AkSkAuth, FileKeys, KeyPair, RefusedKeys, StaticKeys
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.emulator.app import KeyPair as EmulatorKeyPair
 from fdi_drift.errors import AuthError
@@ -137,12 +137,43 @@ async def test_a_401_is_not_retried_with_the_same_keys(tmp_path: Path) -> None:
     auth = AkSkAuth(FileKeys(tmp_path / "ak", tmp_path / "sk"), clock=lambda: NOW)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=auth) as client:
         await client.get(f"https://x{TASKS}")
-        await client.get(f"https://x{TASKS}")
-    assert seen == [
-        "SDK-HMAC-SHA256 Access=AK1",
-        "SDK-HMAC-SHA256 Access=AK2",
-        "SDK-HMAC-SHA256 Access=AK2",
+        with pytest.raises(
+            AuthError, match=r"refused this key pair 0s ago \(HTTP 401\); not sent again"
+        ):
+            await client.get(f"https://x{TASKS}")
+    assert seen == ["SDK-HMAC-SHA256 Access=AK1", "SDK-HMAC-SHA256 Access=AK2"]
+
+
+async def test_refused_keys_are_held_for_every_client_until_they_change(tmp_path: Path) -> None:
+    """After a 401 no client sends the same keys for a minute; new keys, or time, lift it."""
+    (tmp_path / "ak").write_text("AK1\n")
+    (tmp_path / "sk").write_text("SK1\n")
+    now = [NOW]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"].split(",")[0].rsplit("=", 1)[1])
+        return httpx.Response(200 if seen[-1] == "AK2" else 401, json={})
+
+    keys, refused = FileKeys(tmp_path / "ak", tmp_path / "sk"), RefusedKeys(hold_seconds=60)
+    transport = httpx.MockTransport(handler)
+    clients = [
+        httpx.AsyncClient(
+            transport=transport, auth=AkSkAuth(keys, clock=lambda: now[0], refused=refused)
+        )
+        for _ in range(2)
     ]
+    assert (await clients[0].get(f"https://x{TASKS}")).status_code == 401
+    for client in clients:  # the other client (another service's) holds back too
+        with pytest.raises(AuthError, match="not sent again for 60s"):
+            await client.get(f"https://x{TASKS}")
+    now[0] += 61
+    assert (await clients[1].get(f"https://x{TASKS}")).status_code == 401  # one more try
+    (tmp_path / "ak").write_text("AK2\n")
+    assert (await clients[0].get(f"https://x{TASKS}")).status_code == 200
+    assert seen == ["AK1", "AK1", "AK2"]
+    for client in clients:
+        await client.aclose()
 
 
 async def test_clock_skew_is_named_plainly() -> None:

@@ -2,9 +2,13 @@
 
 Signed headers: `content-type` (when there is a body), `host`, `x-project-id` (taken from the
 path: `/v2/{project_id}/...`, `/v5/{project_id}/...`) and `x-sdk-date`. A 401 is never retried
-with the same keys (the gateway locks a key after a few failures); the key files are read
-again and the request is signed anew only when the keys on disk changed. When a 401 comes with a
-server Date more than 15 minutes from this machine's clock, the error says the clock is off.
+with the same keys (the gateway locks a key after a few consecutive failures); the key files
+are read again and the request is signed anew only when the keys on disk changed. A key pair
+the gateway refused is not sent again, by any request of the clients sharing its
+`RefusedKeys`, for `hold_seconds` (a minute) or until the keys change: a cycle with many lists
+costs one 401, not one per list, so the key is not locked before a rotation can fix it. When a
+401 comes with a server Date more than 15 minutes from this machine's clock, the error says the
+clock is off.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from fdi_drift.cloud.client import request_id
 from fdi_drift.errors import AuthError
 
 ALGORITHM = "SDK-HMAC-SHA256"
@@ -144,14 +149,52 @@ def authorization(
     )
 
 
+class RefusedKeys:
+    """Key pairs the gateway refused, and when: shared by every client of one key source."""
+
+    def __init__(self, hold_seconds: float = 60.0) -> None:
+        self.hold_seconds = hold_seconds
+        self._refused: dict[KeyPair, tuple[float, str]] = {}
+
+    def check(self, keys: KeyPair, now: float, description: str) -> None:
+        """Raise AuthError, sending nothing, while `keys` are held after a refusal."""
+        held = self._refused.get(keys)
+        if held is None:
+            return
+        refused_at, answer = held
+        if now - refused_at >= self.hold_seconds:
+            del self._refused[keys]  # time for one more try
+            return
+        raise AuthError(
+            f"{description}: the gateway refused this key pair {now - refused_at:.0f}s ago "
+            f"({answer}); not sent again for {self.hold_seconds:g}s or until the keys change "
+            "(a key that keeps failing is locked)"
+        )
+
+    def refused(self, keys: KeyPair, now: float, response: httpx.Response) -> None:
+        """Hold `keys` after the refusal `response` (only the latest keys matter)."""
+        answered = request_id(response)
+        said = f"HTTP {response.status_code}"
+        if answered:
+            said += f", request id {answered}"
+        self._refused = {keys: (now, said)}
+
+
 class AkSkAuth(httpx.Auth):
     """Signs every request with the key pair its source holds now."""
 
     requires_request_body = True
 
-    def __init__(self, keys: KeySource, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        clock: Callable[[], float] = time.time,
+        refused: RefusedKeys | None = None,
+    ) -> None:
         self._keys = keys
         self._clock = clock
+        self._refused = refused or RefusedKeys()
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -162,16 +205,20 @@ class AkSkAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         keys = await self._keys.get()
+        self._refused.check(keys, self._clock(), self._keys.describe())
         self._sign(request, keys)
         response = yield request
         if response.status_code != 401:
             return
+        self._refused.refused(keys, self._clock(), response)
         self._check_clock(response)
         await self._keys.invalidate(keys)
         rotated = await self._keys.get()
         if rotated != keys:  # new keys on disk: one more try, never the same keys twice
             self._sign(request, rotated)
-            yield request
+            response = yield request
+            if response.status_code == 401:
+                self._refused.refused(rotated, self._clock(), response)
 
     def _sign(self, request: httpx.Request, keys: KeyPair) -> None:
         sdk_date = datetime.fromtimestamp(self._clock(), UTC).strftime(DATE_FORMAT)
