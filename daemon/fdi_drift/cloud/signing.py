@@ -171,10 +171,15 @@ class RefusedKeys:
             "(a key that keeps failing is locked)"
         )
 
-    def refused(self, keys: KeyPair, now: float, response: httpx.Response) -> None:
-        """Hold `keys` after the refusal `response` (only the latest keys matter)."""
+    def refused(
+        self, keys: KeyPair, now: float, response: httpx.Response, reason: str = ""
+    ) -> None:
+        """Hold `keys` after the refusal `response`, which `reason` explains if it can.
+
+        Only the latest keys matter: an older pair is forgotten.
+        """
         answered = request_id(response)
-        said = f"HTTP {response.status_code}"
+        said = reason or f"HTTP {response.status_code}"
         if answered:
             said += f", request id {answered}"
         self._refused = {keys: (now, said)}
@@ -210,8 +215,11 @@ class AkSkAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        self._refused.refused(keys, self._clock(), response)
-        self._check_clock(response)
+        skewed = self._skew(response)
+        self._refused.refused(keys, self._clock(), response, skewed)
+        if skewed:
+            label = f"{request.method} {request.url.path}"
+            raise AuthError(f"request signing rejected: {skewed}", request=label)
         await self._keys.invalidate(keys)
         rotated = await self._keys.get()
         if rotated != keys:  # new keys on disk: one more try, never the same keys twice
@@ -243,22 +251,23 @@ class AkSkAuth(httpx.Auth):
             sdk_date,
         )
 
-    def _check_clock(self, response: httpx.Response) -> None:
+    def _skew(self, response: httpx.Response) -> str:
+        """What is wrong with this machine's clock, by the answer's Date; "" if nothing."""
         served = response.headers.get("Date")
         if not served:
-            return
+            return ""
         try:
             server_time = parsedate_to_datetime(served).timestamp()
         except (TypeError, ValueError):
-            return
+            return ""
         skew = self._clock() - server_time
-        if abs(skew) > MAX_SKEW_SECONDS:
-            direction = "ahead of" if skew > 0 else "behind"
-            raise AuthError(
-                f"request signing rejected: this machine's clock is {abs(skew) / 60:.0f} minutes "
-                f"{direction} the server's (more than 15 allowed); fix the clock (NTP)",
-                request=f"{response.request.method} {response.request.url.path}",
-            )
+        if abs(skew) <= MAX_SKEW_SECONDS:
+            return ""
+        direction = "ahead of" if skew > 0 else "behind"
+        return (
+            f"this machine's clock is {abs(skew) / 60:.0f} minutes {direction} the server's "
+            "(more than 15 allowed); fix the clock (NTP)"
+        )
 
 
 def _project_of(path: str) -> str:
