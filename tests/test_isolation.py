@@ -76,6 +76,9 @@ class Faulty:
         self._stage = stage
         self._task_id = task_id
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return await self._real.scopes(project_id)
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         if self._stage == "list":
             boom()

@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PROJECT_ID[/INSTANCE_ID]",
-        help="an FDI instance (its common and composite tasks) or a project (its DRS jobs); "
-        "repeatable; default: every scope the desired state names",
+        help="an FDI instance (its common and composite tasks) or a project (its DRS jobs, and "
+        "the tasks of every instance in it); repeatable; default: every scope the desired "
+        "state names",
     )
     export.add_argument("--force", action="store_true", help="replace files that exist")
 
@@ -224,10 +225,11 @@ async def _reconcile(settings: Settings, apply: bool, output: str, full: bool) -
 async def _export(settings: Settings, out: Path, scopes: list[str], force: bool) -> int:
     runtime = Runtime(settings)
     try:
-        if not scopes:
-            tree = runtime.loader.load()
-            scopes = sorted({str(r.scope) for r in tree.resources})
-        targets = [target for text in scopes for target in catalog.export_targets(text)]
+        if scopes:
+            targets = [target for text in scopes for target in catalog.export_targets(text)]
+        else:  # the scopes the desired state names, for the kinds that live in them
+            declared = sorted({r.scope for r in runtime.loader.load().resources})
+            targets = [(kind, scope) for scope in declared for kind in catalog.living_in(scope)]
         if not targets:
             print("error: the desired state names no scope; pass --scope", file=sys.stderr)
             return EXIT_ERROR

@@ -1,9 +1,12 @@
 """One check cycle: list each scope, read what changed, compare, and produce statuses.
 
 A list that fails makes every declared resource of that scope `unknown` (nothing is declared
-missing from a list that did not finish). Resources whose live version and desired fingerprint are
-unchanged since the last read keep their previous status without a read, except on the periodic
-full sweep. Diffs of drifted documents run in a worker thread so the event loop never stalls.
+missing from a list that did not finish). In a project where resources of a kind that lives in
+instances are declared, every instance of it is listed, declared in or not, so that live
+resources nobody declared are seen wherever they are. Resources whose live version and desired
+fingerprint are unchanged since the last read keep their previous status without a read, except
+on the periodic full sweep. Diffs of drifted documents run in a worker thread so the event loop
+never stalls.
 
 Nothing one resource does stops the others: any exception while listing a scope, or reading,
 decoding or comparing a resource, makes only that scope or resource `unknown`, with the reason.
@@ -103,6 +106,13 @@ class Engine:
         groups: dict[tuple[Kind, Scope], list[DesiredResource]] = defaultdict(list)
         for resource in tree.resources:
             groups[(resource.key.kind, resource.scope)].append(resource)
+        discoverable = self._discoverable(tree)
+        found = await asyncio.gather(
+            *(self._scopes(kind, project) for kind, project in discoverable)
+        )
+        for (kind, _), scopes in zip(discoverable, found, strict=True):
+            for scope in scopes or ():
+                groups.setdefault((kind, scope), [])
         outcomes = await asyncio.gather(
             *(
                 self._check_scope(kind, scope, resources, full_sweep)
@@ -120,10 +130,37 @@ class Engine:
             started_at=started,
             finished_at=self._clock(),
             statuses=tuple(statuses),
-            complete=all(ok for _, ok in outcomes) and not self._cut_short,
+            complete=all(ok for _, ok in outcomes)
+            and all(scopes is not None for scopes in found)
+            and not self._cut_short,
         )
         self._log_transitions(report)
         return report
+
+    def _discoverable(self, tree: DesiredTree) -> list[tuple[Kind, str]]:
+        """(kind, project) pairs whose instances are listed: where instance kinds are declared."""
+        instance_kinds = sorted(kind for kind, spec in self._specs.items() if spec.needs_instance)
+        projects = {
+            r.scope.project_id for r in tree.resources if self._specs[r.key.kind].needs_instance
+        }
+        return [(kind, project) for kind in instance_kinds for project in sorted(projects)]
+
+    async def _scopes(self, kind: Kind, project_id: str) -> list[Scope] | None:
+        """The kind's scopes in the project; None (logged) when they cannot be listed."""
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                return await self._drivers[kind].scopes(project_id)
+        except TimeoutError:
+            self._cut_short = True
+            reason = self._past_deadline()
+        except Exception as error:  # contained: declared resources are judged all the same
+            reason = f"failed: {_account(error, 'listing instances', project_id)}"
+        log.warning(
+            f"listing the scopes of {kind} in project {project_id} {reason}; "
+            "resources in scopes nobody declared are not seen this cycle",
+            extra={"kind": str(kind), "project_id": project_id},
+        )
+        return None
 
     async def _check_scope(
         self, kind: Kind, scope: Scope, resources: list[DesiredResource], full_sweep: bool

@@ -74,10 +74,14 @@ async def export_resources(
     force: bool = False,
     concurrency: int = 8,
 ) -> list[ExportedFile]:
-    """Read every live resource of the targets and write one desired-state file each."""
+    """Read every live resource of the targets and write one desired-state file each.
+
+    A target naming only a project for a kind that lives in instances covers each instance of
+    that project (the kind's driver lists them).
+    """
     semaphore = asyncio.Semaphore(concurrency)
     planned: list[tuple[ExportedFile, str]] = []
-    for kind, scope in targets:
+    for kind, scope in await _each_scope(drivers, specs, targets):
         driver = drivers[kind]
         default_ignore = compile_ignore(specs[kind].default_ignore)
         entries = await driver.list(scope)
@@ -125,6 +129,22 @@ async def export_resources(
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(item.path)
     return [item for item, _ in planned]
+
+
+async def _each_scope(
+    drivers: Mapping[Kind, KindDriver],
+    specs: Mapping[Kind, KindSpec],
+    targets: Iterable[tuple[Kind, Scope]],
+) -> list[tuple[Kind, Scope]]:
+    """The targets, a project scope of an instance kind replaced by the project's instances."""
+    found: dict[tuple[Kind, Scope], None] = {}
+    for kind, scope in targets:
+        if specs[kind].needs_instance and not scope.instance_id:
+            for instance in await drivers[kind].scopes(scope.project_id):
+                found[(kind, instance)] = None
+        else:
+            found[(kind, scope)] = None
+    return list(found)
 
 
 def _placeholders(

@@ -172,6 +172,9 @@ class RoutedDriver:
     def _driver(self, project_id: str) -> KindDriver:
         return self._drivers_for(project_id)[self.kind]
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return await self._driver(project_id).scopes(project_id)
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         return await self._driver(scope.project_id).list(scope)
 

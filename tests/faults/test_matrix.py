@@ -712,6 +712,9 @@ class Gate:
         self.reading = asyncio.Event()
         self.release = asyncio.Event()
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return await self._real.scopes(project_id)
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         return await self._real.list(scope)
 

@@ -95,6 +95,9 @@ class WidgetDriver:
     def __init__(self, api: ApiClient) -> None:
         self._api = api
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return [Scope(project_id)]
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         answer = cast(
             list[JSONObject], await self._api.request("GET", f"/v1/{scope.project_id}/widgets")

@@ -1,4 +1,4 @@
-"""ROMA Connect FDI tasks: read one, list all of an instance, update one."""
+"""ROMA Connect FDI tasks: read one, list all of an instance, update one; a project's instances."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from fdi_drift.cloud.client import ApiClient
 from fdi_drift.cloud.endpoints import Service
 from fdi_drift.cloud.identifiers import check_id
 from fdi_drift.cloud.paging import Paging, kind_of, list_all
-from fdi_drift.cloud.payloads import BriefTask, TaskResponse, UpdateTaskBody
+from fdi_drift.cloud.payloads import BriefTask, RomaInstance, TaskResponse, UpdateTaskBody
 from fdi_drift.errors import MalformedResponseError
 
 _log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 999  # the service's documented ceiling for `limit`
+MAX_INSTANCE_PAGE = 100  # the instance list's documented ceiling for `limit`
 
 SERVICE = Service("fdi", "roma")  # the API this module talks to
 
@@ -59,6 +60,19 @@ class FdiClient:
             page_size=page_size,
         )
         return cast(list[BriefTask], entries)
+
+    async def list_instances(self, project_id: str) -> list[RomaInstance]:
+        """Every ROMA Connect instance of the project (`GET /v2/{project_id}/instances`).
+
+        Paged and checked like the task list: never a short list.
+        """
+        entries = await list_all(
+            self._api,
+            f"/v2/{check_id('project_id', project_id)}/instances",
+            Paging(total="total", items="instances", item_id="id", max_limit=MAX_INSTANCE_PAGE),
+            page_size=MAX_INSTANCE_PAGE,
+        )
+        return cast(list[RomaInstance], entries)
 
     async def update_task(
         self, project_id: str, instance_id: str, task_id: str, body: UpdateTaskBody

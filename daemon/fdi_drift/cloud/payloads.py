@@ -64,6 +64,15 @@ class UpdateTaskBody(TypedDict):
     task_detail: str
 
 
+class RomaInstance(TypedDict, total=False):
+    """One entry of the ROMA Connect instance list (CheckRomaInstanceListV2); `id` is sure."""
+
+    id: Required[str]
+    name: str
+    status: str  # RUNNING, CREATING, ERROR, ...
+    project_id: str
+
+
 class BriefTask(TypedDict, total=False):
     """One entry of the task list (BriefTaskRespBean); only `task_id` is sure to be there."""
 

@@ -62,13 +62,22 @@ def build_drivers(apis: Mapping[str, ApiClient]) -> dict[Kind, KindDriver]:
 def export_targets(text: str) -> list[tuple[Kind, Scope]]:
     """The kinds and scope an export's `--scope` names.
 
-    PROJECT_ID/INSTANCE_ID covers the kinds that live in an instance; PROJECT_ID alone, those
-    that live in a project.
+    PROJECT_ID/INSTANCE_ID covers the kinds that live in an instance; PROJECT_ID alone, every
+    kind, those that live in instances in each instance of the project (export lists them).
     """
     project, _, instance = text.partition("/")
     if not project or "/" in instance or text.endswith("/"):
         raise ConfigError(f"--scope {text!r}: expected PROJECT_ID/INSTANCE_ID or PROJECT_ID")
     scope = Scope(project, instance)
+    return (
+        [(kind, scope) for kind in living_in(scope)]
+        if instance
+        else [(kind, scope) for kind in specs()]
+    )
+
+
+def living_in(scope: Scope) -> list[Kind]:
+    """The kinds whose resources live in scopes like this one: an instance, or a project."""
     return [
-        (kind, scope) for kind, spec in specs().items() if spec.needs_instance == bool(instance)
+        kind for kind, spec in specs().items() if spec.needs_instance == bool(scope.instance_id)
     ]

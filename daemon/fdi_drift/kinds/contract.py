@@ -141,6 +141,10 @@ class KindDriver(Protocol):
 
     kind: Kind
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        """Every scope of this kind in the project: its instances, or the project itself."""
+        ...
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         """Every live resource of this kind in the scope; raises rather than answer short."""
         ...

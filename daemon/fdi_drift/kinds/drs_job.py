@@ -328,6 +328,9 @@ class DrsJobDriver:
     def __init__(self, client: DrsClient) -> None:
         self._client = client
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return [Scope(project_id)]
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         jobs = await self._client.list_jobs(scope.project_id)
         # The job list has no modification marker: every declared job is read each cycle.

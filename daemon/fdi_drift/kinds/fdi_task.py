@@ -198,6 +198,9 @@ class FdiTaskDriver:
         self._client = client
         self._tasks = tasks
 
+    async def scopes(self, project_id: str) -> list[Scope]:
+        return await self._tasks.instance_scopes(project_id)
+
     async def list(self, scope: Scope) -> list[LiveEntry]:
         return await self._tasks.live_entries(scope, composite=False)
 
