@@ -77,7 +77,7 @@ class FdiClient:
     async def update_task(
         self, project_id: str, instance_id: str, task_id: str, body: UpdateTaskBody
     ) -> None:
-        """Replace a common task's `task` and `task_detail` (the service answers `null`)."""
+        """Replace a common task's `task` and `task_detail`; the answer (the task) is not used."""
         await self._api.request("PUT", task_path(project_id, instance_id, task_id), json=body)
 
     async def create_multi_task(
