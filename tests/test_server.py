@@ -26,9 +26,10 @@ def client(state: DaemonState) -> httpx.AsyncClient:
 def drifted_report() -> CycleReport:
     key = ResourceKey(FDI_TASK, "p1", "i1", "orders<script>")
     change = FieldChange("/task/description", ChangeOp.CHANGED, "a", "b")
-    return CycleReport(
-        "rev", 1.0, 2.0, (ResourceStatus(key, Status.DRIFTED, changes=(change,)),), True
+    status = ResourceStatus(
+        key, Status.DRIFTED, changes=(change,), region="cn-north-4", account="acme<prod>"
     )
+    return CycleReport("rev", 1.0, 2.0, (status,), True)
 
 
 async def test_not_ready_until_a_cycle_finished() -> None:
@@ -56,13 +57,18 @@ async def test_invalid_tree_shows_in_readiness_detail_without_unready() -> None:
 
 
 async def test_status_page_and_json_api() -> None:
-    """The status page escapes names; the JSON API carries the report's changes."""
+    """The status page escapes names and shows the target; the JSON API carries the changes."""
     state = DaemonState(report=drifted_report(), health=DesiredStateHealth(True, "rev"))
     async with client(state) as http:
         page = (await http.get("/")).text
         body = (await http.get("/api/v1/status")).json()
         scrape = await http.get("/metrics")
     assert "orders&lt;script&gt;" in page and "<script>" not in page
+    assert "<td>acme&lt;prod&gt;/cn-north-4</td>" in page
     assert body["resources"][0]["changes"][0]["pointer"] == "/task/description"
+    assert (body["resources"][0]["region"], body["resources"][0]["account"]) == (
+        "cn-north-4",
+        "acme<prod>",
+    )
     assert scrape.headers["content-type"].startswith("text/plain")
     assert 'fdi_drift_build_info{version="x"} 1.0' in scrape.text
