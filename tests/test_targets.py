@@ -256,6 +256,15 @@ def write_config(tmp_path: Path, text: str) -> Path:
             "targets:\n  - region: r1\n    endpoints: {fdi: ftp://x}\n",
             r"targets\[0\].endpoints.fdi: must be an http",
         ),
+        (
+            "targets:\n  - region: evil.example.com/x\n",
+            r"targets\[0\].region: 'evil.example.com/x' is not a region name",
+        ),
+        ("region: 'cn-north-4.evil'\n", r"config.yaml:1: region: .* is not a region name"),
+        (
+            "targets:\n  - region: r1\n    account: 'acme prod'\n",
+            r"config.yaml:3: targets\[0\].account: 1-64 letters",
+        ),
     ],
 )
 def test_bad_targets_name_the_entry_and_key(tmp_path: Path, text: str, message: str) -> None:

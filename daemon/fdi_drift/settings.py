@@ -58,6 +58,8 @@ from fdi_drift.yaml_documents import LineIndex, load_documents
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _AUTH_MODES = ("token_file", "token_env", "iam_password", "aksk")
 DEFAULT_REGION = "cn-north-4"
+_REGION = re.compile(r"[a-z0-9]{1,16}(-[a-z0-9]{1,16}){0,4}")
+_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _TARGET_KEYS = ("region", "endpoints", "auth")  # a single target's, at the top level
 
 
@@ -325,7 +327,13 @@ class _Reader:
 
     def target(self, data: Mapping[str, Any], prefix: str) -> Target:
         region = self.string(data, "region", DEFAULT_REGION, prefix)
+        if not _REGION.fullmatch(region):  # it becomes part of the endpoints' host names
+            raise self.error(prefix + "region", f"{region!r} is not a region name (cn-north-4)")
         account = self.string(data, "account", "", prefix) if "account" in data else ""
+        if account and not _ACCOUNT.fullmatch(account):  # it becomes a metric label
+            raise self.error(
+                prefix + "account", "1-64 letters, digits, '.', '_' or '-', starting with one"
+            )
         projects = self.projects(data.get("projects"), prefix + "projects") if prefix else ()
         return Target(
             region=region,
