@@ -30,6 +30,19 @@ def edit(document: dict[str, Any]) -> None:
     document["task"]["description"] = "hand edit"
 
 
+async def drifted(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient, emulator: Emulator
+) -> tuple[Runtime, Path]:
+    """A runtime in auto mode whose API task was edited by hand, and its audit log's path."""
+    audit = desired_dir.parent / "audit.jsonl"
+    runtime = make_runtime(reconcile={"mode": "auto"}, audit_log=audit)
+    await export_instance(runtime, desired_dir)
+    await put_task(api, API_TASK, edit)
+    assert await runtime.reload() is not None
+    emulator.requests.clear()
+    return runtime, audit
+
+
 async def test_an_unknown_read_names_the_request_id_of_the_failing_answer(
     make_runtime: RuntimeFactory,
     desired_dir: Path,
@@ -57,12 +70,7 @@ async def test_an_audit_outcome_lists_every_answer_with_its_request_id(
     make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient, emulator: Emulator
 ) -> None:
     """An applied write's outcome names the PUT's request id and those of its read-backs."""
-    audit = desired_dir.parent / "audit.jsonl"
-    runtime = make_runtime(reconcile={"mode": "auto"}, audit_log=audit)
-    await export_instance(runtime, desired_dir)
-    await put_task(api, API_TASK, edit)
-    assert await runtime.reload() is not None
-    emulator.requests.clear()
+    runtime, audit = await drifted(make_runtime, desired_dir, api, emulator)
     outcome = await runtime.cycle()
     assert outcome is not None
     (correction,) = outcome[1]
@@ -82,12 +90,7 @@ async def test_a_refused_write_names_its_request_id_in_the_audit_record(
     make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient, emulator: Emulator
 ) -> None:
     """A 400 to the PUT: the failure's detail ends with that answer's request id."""
-    audit = desired_dir.parent / "audit.jsonl"
-    runtime = make_runtime(reconcile={"mode": "auto"}, audit_log=audit)
-    await export_instance(runtime, desired_dir)
-    await put_task(api, API_TASK, edit)
-    assert await runtime.reload() is not None
-    emulator.requests.clear()
+    runtime, audit = await drifted(make_runtime, desired_dir, api, emulator)
     refusal = {"error_code": "FDI.3033", "error_msg": "Invalid parameter [task]."}
     emulator.faults.inject(method="PUT", path=f"/tasks/{API_TASK}$", status=400, body=refusal)
     outcome = await runtime.cycle()
