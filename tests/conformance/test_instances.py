@@ -74,9 +74,9 @@ def test_status_filter(roma_client: Any, emulator_process: EmulatorProcess) -> N
 
 
 def test_bad_limit_is_a_client_error(roma_client: Any, emulator_process: EmulatorProcess) -> None:
-    """A limit of 0 raises 400 FDI.3033 naming it, as the FDI task list does."""
+    """A limit past the page's 100 raises 400 FDI.3033 naming it."""
     with pytest.raises(ClientRequestException) as caught:
-        roma_client.check_roma_instance_list_v2(roma.CheckRomaInstanceListV2Request(limit=0))
+        roma_client.check_roma_instance_list_v2(roma.CheckRomaInstanceListV2Request(limit=101))
     assert_refused(caught, emulator_process, 400, "FDI.3033")
     assert "[limit]" in caught.value.error_msg
 

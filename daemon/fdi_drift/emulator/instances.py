@@ -3,9 +3,9 @@
 The answer is `{"total", "size", "instances": [RomaInstanceCheckListRespInstances]}`: one entry
 per instance the task store knows in the project (a seed directory's instance folder, with or
 without tasks, or an instance a task was added to or created in), ordered by `create_time`,
-then id. `total` counts every instance matching `status`; `offset` and `limit` page as the FDI
-task list does (validation.parse_paging: `limit` 1-999, default 10, `offset` below 0 counts as
-0), and a bad one answers the same 400 `FDI.3033` "Invalid parameter [limit]. ..." body, plus
+then id. `total` counts every instance matching `status`; `offset` and `limit` are each 0-100
+(the page's bounds; `limit` defaults to 10, and 0 answers an empty page with the total), and a
+bad one answers the FDI task list's 400 `FDI.3033` "Invalid parameter [limit]. ..." body, plus
 `request_id` as the page's ErrorResp has it. `status` must be one of the page's values
 (CREATING, RUNNING, DELETING, DELETED, ERROR, CREATE_FAILED, DELETE_FAILED, SOFT_DELETED).
 
@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from fdi_drift.emulator.records import utc_text
 from fdi_drift.emulator.replies import Reply, invalid_parameter, json_reply, with_request_id
 from fdi_drift.emulator.store import TaskStore
-from fdi_drift.emulator.validation import FieldError, parse_paging, present
+from fdi_drift.emulator.validation import FieldError, parse_bounded_paging, present
 
+PAGE_BOUND = 100  # the page's maximum for both `offset` and `limit`
 STATUSES = (
     "CREATING",
     "RUNNING",
@@ -59,7 +60,7 @@ class InstanceApi:
         """`GET /v2/{project_id}/instances?status=&offset=&limit=`."""
         given = present(params)
         try:
-            offset, limit = parse_paging(given)
+            offset, limit = parse_bounded_paging(given, PAGE_BOUND)
             status = given.get("status")
             if status is not None and status not in STATUSES:
                 raise FieldError("status", f"It must be one of {', '.join(STATUSES)}.")

@@ -167,6 +167,16 @@ def parse_paging(given: Mapping[str, str]) -> tuple[int, int]:
     return offset, limit
 
 
+def parse_bounded_paging(given: Mapping[str, str], bound: int) -> tuple[int, int]:
+    """`offset` and `limit` each 0-`bound` (limit default 10), as the instance list's page has."""
+    offset = _integer("offset", given.get("offset", "0"))
+    limit = _integer("limit", given.get("limit", str(DEFAULT_LIMIT)))
+    for name, value in (("offset", offset), ("limit", limit)):
+        if not 0 <= value <= bound:
+            raise FieldError(name, f"It must be 0-{bound}.")
+    return offset, limit
+
+
 def parse_query(params: Mapping[str, str]) -> TaskQuery:
     """Check a list query string; empty values count as absent."""
     given = present(params)
