@@ -276,14 +276,20 @@ def test_any_exception_from_one_file_is_its_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     """An exception while loading one file names the file and its type, never a traceback."""
-    real_load = desired_state.load_documents
+    real_load, real_fast = desired_state.load_documents, desired_state.fast_document
 
     def failing_load(text: str) -> list[object]:
         if "boom" in text:
             raise error
         return real_load(text)
 
+    def failing_fast(text: str) -> object:
+        if "boom" in text:
+            raise error
+        return real_fast(text)
+
     monkeypatch.setattr(desired_state, "load_documents", failing_load)
+    monkeypatch.setattr(desired_state, "fast_document", failing_fast)
     root = tree(tmp_path, {"boom.yaml": "boom: 1\n", "other.yaml": OTHER})
     problem = one_problem_of(problems_within(root), "boom.yaml")
     detail = f": {error}" if str(error) else ""
@@ -428,3 +434,32 @@ def test_any_files_give_a_tree_or_problems_naming_them(contents: list[bytes]) ->
             assert result.problems
             for problem in result.problems:
                 assert problem.split(":", 1)[0] in names, problem
+
+
+@pytest.mark.parametrize("container", ["{}", "[]", "k: 1", "- 1"])
+@pytest.mark.parametrize("extra", [0, 1])
+def test_the_depth_limit_holds_on_the_fast_path(tmp_path: Path, container: str, extra: int) -> None:
+    """Block YAML nested past MAX_DEPTH, read by the fast parser, is refused at its pointer."""
+    prefix = "/spec/task_detail/sourceSelectedDatasource/bodyRaw/pageSize"
+    # pageSize's value is at depth prefix.count("/") + 1; the innermost container lands at
+    # MAX_DEPTH (allowed) or one past it.
+    levels = MAX_DEPTH - prefix.count("/") - 1 + extra
+    indent = " " * 8
+    lines = []
+    for level in range(levels):
+        lines.append(f"{indent}{' ' * (2 * level)}a:")
+    lines.append(f"{indent}{' ' * (2 * levels)}{container}")
+    nested = "\n".join("  " + line for line in lines)
+    text = VALID.replace('        pageSize: "10"\n', f"        pageSize:\n{nested}\n")
+    assert desired_state.fast_document(text) is not None  # the fast path reads it
+    root = tree(tmp_path, {"deep.yaml": text, "other.yaml": OTHER})
+    result = outcome_within(root)
+    assert isinstance(result, DesiredStateError)
+    deep = [p for p in result.problems if p.startswith("deep.yaml")]
+    if extra:  # the innermost container is one level past the limit
+        assert deep == [
+            f"deep.yaml:{15 + levels}: {prefix}{'/a' * levels}: "
+            f"nested more than {MAX_DEPTH} levels deep"
+        ]
+    else:
+        assert deep == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 import time
@@ -20,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fdi_drift import windows
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
-from fdi_drift.desired_state import DesiredStateLoader, DesiredTree
+from fdi_drift.desired_state import DEFAULT_MAX_FILE_BYTES, DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
 from fdi_drift.errors import DesiredStateError
@@ -76,10 +77,10 @@ class Runtime:
             self.drivers, self.specs, deadline, clock=clock, place=self.fleet.placement
         )
         limit = settings.desired_state_max_file_bytes
-        self.loader = (
-            DesiredStateLoader(settings.desired_state)
-            if limit is None
-            else DesiredStateLoader(settings.desired_state, max_file_bytes=limit)
+        self.loader = DesiredStateLoader(
+            settings.desired_state,
+            max_file_bytes=DEFAULT_MAX_FILE_BYTES if limit is None else limit,
+            cache_dir=settings.cache_dir,
         )
         self.audit = AuditLog(settings.audit_log, clock=clock)
         self.reconciler = Reconciler(
@@ -124,6 +125,8 @@ class Runtime:
                 "desired state loaded",
                 extra={"revision": tree.revision, "resources": len(tree.resources)},
             )
+            # The tree lives until the next change: later collections need not scan it again.
+            gc.freeze()
         self.tree = tree
         health = DesiredStateHealth(valid=True, revision=tree.revision)
         self.state.health, self.state.problems = health, ()

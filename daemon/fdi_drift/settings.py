@@ -80,6 +80,7 @@ class Settings:
     )
     audit_log: Path = Path("fdi-drift-audit.jsonl")
     secrets_dir: Path | None = None
+    cache_dir: Path | None = None  # what desired files parse to, kept across restarts
     log_level: str = field(default="INFO", metadata={"choices": LEVELS})
     secret_env: Mapping[str, str] = field(
         default_factory=dict, repr=False, metadata={"setting": None}

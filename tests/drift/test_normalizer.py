@@ -59,12 +59,17 @@ def test_strip_secret_refs_removes_references_and_reports_their_paths() -> None:
     assert paths == (("source", "password"), ("targets", 0), ("targets", 1, "pw"))
 
 
-def test_strip_secret_refs_copies_deeply() -> None:
-    """Changing the stripped copy leaves the declared spec alone."""
-    spec: dict[str, Any] = {"a": {"b": [1]}}
+def test_strip_secret_refs_copies_only_on_the_way_to_a_reference() -> None:
+    """No reference, no copy; with one, the declared spec is left as it was."""
+    spec: dict[str, Any] = {"a": {"b": [1]}, "c": [{"pw": {"secretRef": "s/pw"}, "d": 2}]}
+    before = copy.deepcopy(spec)
     stripped, _ = strip_secret_refs(spec)
-    stripped["a"]["b"].append(2)
-    assert spec == {"a": {"b": [1]}}
+    assert spec == before
+    assert stripped["a"] is spec["a"]  # shared: nothing to strip below it
+    assert stripped["c"] is not spec["c"] and stripped["c"][0] == {"d": 2}
+    plain: dict[str, Any] = {"a": {"b": [1]}}
+    assert strip_secret_refs(plain) == (plain, ())
+    assert strip_secret_refs(plain)[0] is plain
 
 
 def test_project_keeps_only_what_desired_declares() -> None:

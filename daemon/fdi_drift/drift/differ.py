@@ -17,6 +17,7 @@ from fdi_drift.drift.normalizer import (
     remove_paths,
     strip_secret_refs,
 )
+from fdi_drift.drift.packed import pack, unpack
 from fdi_drift.drift.pointer import format_pointer
 from fdi_drift.drift.redaction import REDACTED, holds_secret, looks_secret, redact_paths_at
 
@@ -32,26 +33,43 @@ _CHANGE_OPS = {
 
 @dataclass(frozen=True, slots=True)
 class PreparedDesired:
-    """A declared spec ready for repeated comparison, hashed once.
+    """A declared spec ready for repeated comparison, hashed once and held packed.
 
     `value` is for comparing only: secret references and ignored paths are gone from it (an
     ignored or secret list item is None there, holding its position). Write from the spec.
+    Each read of `value` unpacks a new copy; read it once per comparison.
     """
 
-    value: JSONValue
+    packed: bytes
     fingerprint: str
     ignore: IgnoreRules
     secret_paths: tuple[Path, ...]
 
+    @property
+    def value(self) -> JSONValue:
+        """The value compared, unpacked."""
+        return unpack(self.packed)
 
-def prepare_desired(spec: JSONValue, ignore: IgnoreRules) -> PreparedDesired:
+
+def prepare_desired(
+    spec: JSONValue,
+    ignore: IgnoreRules,
+    *,
+    packed_spec: bytes | None = None,
+    secret_refs: bool = True,
+    text: bytes | None = None,
+) -> PreparedDesired:
     """Strip secret references and ignored paths from a declared spec, and hash the rest.
 
-    Raises DocumentError when the spec holds something that is not JSON (a YAML date, say).
+    What the caller knows spares work: `packed_spec`, the spec already packed, is shared when
+    nothing was stripped; `secret_refs` False says the spec holds no secret reference; `text`,
+    JSON holding the spec, tells whether the ignore rules can prune anything at all. Raises
+    DocumentError when the spec holds something that is not JSON (a YAML date, say).
     """
-    stripped, secret_paths = strip_secret_refs(spec)
-    value = prune(stripped, ignore)
-    return PreparedDesired(value, fingerprint(value), ignore, secret_paths)
+    stripped, secret_paths = strip_secret_refs(spec) if secret_refs else (spec, ())
+    value = stripped if text is not None and not ignore.may_prune(text) else prune(stripped, ignore)
+    packed = packed_spec if value is spec and packed_spec is not None else pack(value)
+    return PreparedDesired(packed, fingerprint(value), ignore, secret_paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +86,20 @@ class Match:
 def match(desired: PreparedDesired, live: JSONValue) -> Match:
     """Whether `live` (decoded or not) holds what `desired` declares; cheap, no field diff."""
     secrets = desired.secret_paths
-    shaped = project_value(live, desired.value)
+    declared = desired.value
+    shaped = project_value(live, declared)
     if fingerprint(shaped) == desired.fingerprint:
-        return Match(True, desired.value, shaped, secrets)
-    projection = project(live, desired.value)
+        return Match(True, declared, shaped, secrets)
+    projection = project(live, declared)
     live_value = prune_unshaped(projection, desired.ignore)
     # A secret list item is None in desired; live's item there is unknowable too.
     unknowable = [*projection.masked, *(p for p in secrets if type(p[-1]) is int)]
     if not unknowable:
-        in_sync = canonical_bytes(live_value) == canonical_bytes(desired.value)
-        return Match(in_sync, desired.value, live_value, secrets)
+        in_sync = canonical_bytes(live_value) == canonical_bytes(declared)
+        return Match(in_sync, declared, live_value, secrets)
     if () in unknowable:  # the whole document is one masked value: nothing left to compare
         return Match(True, None, None, secrets)
-    desired_value = remove_paths(desired.value, unknowable)
+    desired_value = remove_paths(declared, unknowable)
     live_value = remove_paths(live_value, unknowable)
     in_sync = canonical_bytes(live_value) == canonical_bytes(desired_value)
     return Match(in_sync, desired_value, live_value, secrets)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+import orjson
+
 from fdi_drift.drift.model import JSONValue, Path
 from fdi_drift.drift.pointer import STRAY_TILDE, has_stray_tilde, split_pointer
 from fdi_drift.errors import DocumentError
@@ -38,10 +40,25 @@ class IgnoreRules:
 
     patterns: tuple[str, ...]
     _automaton: _Automaton = field(init=False, repr=False, compare=False)
+    # The JSON text of each pattern's last key; None when one ends in a wildcard or an index.
+    _last_keys: tuple[bytes, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         segments = tuple(_parse_pattern(p, "ignore") for p in self.patterns)
         object.__setattr__(self, "_automaton", _Automaton(segments))
+        ends = [pattern[-1] if pattern else "" for pattern in segments]
+        literal = all(end and "*" not in end and not end.isdigit() for end in ends)
+        keys = tuple(orjson.dumps(end) for end in ends) if literal else None
+        object.__setattr__(self, "_last_keys", keys)
+
+    def may_prune(self, text: bytes) -> bool:
+        """Whether pruning a document whose JSON text is `text` can remove anything at all.
+
+        False when every pattern ends in a key the text never holds: a cheap test that spares
+        a walk of the whole document.
+        """
+        keys = self._last_keys
+        return keys is None or any(key in text for key in keys)
 
     def matches(self, path: Path) -> bool:
         """Whether `path` is exactly one of the paths the patterns name."""

@@ -90,10 +90,11 @@ def _apply(node: JSONValue, trie: _Trie) -> JSONValue:
 
 
 def strip_secret_refs(value: JSONValue) -> tuple[JSONValue, tuple[Path, ...]]:
-    """A copy of `value` without its `{"secretRef": "<name>/<key>"}` dicts, and their paths.
+    """`value` without its `{"secretRef": "<name>/<key>"}` dicts, and their paths.
 
-    A secret compares as unknowable, so it leaves the comparison entirely. The copy is deep:
-    nothing in it is shared with `value`. The root itself is never a secret reference.
+    A secret compares as unknowable, so it leaves the comparison entirely. Copy on write: only
+    the containers on the way to a reference are new, the rest is shared with `value` (and
+    without any reference, `value` itself comes back). The root is never a secret reference.
     """
     found: list[Path] = []
     return _strip(value, (), found), tuple(found)
@@ -101,22 +102,35 @@ def strip_secret_refs(value: JSONValue) -> tuple[JSONValue, tuple[Path, ...]]:
 
 def _strip(node: JSONValue, path: Path, found: list[Path]) -> JSONValue:
     if type(node) is dict:
-        out: dict[str, JSONValue] = {}
+        out: dict[str, JSONValue] | None = None
         for key, item in node.items():
             if reference_of(item) is not None:
                 found.append((*path, key))
-            else:
-                out[key] = _strip(item, (*path, key), found)
-        return out
+                if out is None:
+                    out = dict(node)
+                del out[key]
+            elif type(item) is dict or type(item) is list:
+                new = _strip(item, (*path, key), found)
+                if new is not item:
+                    if out is None:
+                        out = dict(node)
+                    out[key] = new
+        return node if out is None else out
     if type(node) is list:
-        items: list[JSONValue] = []
+        items: list[JSONValue] | None = None
         for index, item in enumerate(node):
             if reference_of(item) is not None:
                 found.append((*path, index))
-                items.append(None)
+                new = None
+            elif type(item) is dict or type(item) is list:
+                new = _strip(item, (*path, index), found)
             else:
-                items.append(_strip(item, (*path, index), found))
-        return items
+                continue
+            if new is not item:
+                if items is None:
+                    items = list(node)
+                items[index] = new
+        return node if items is None else items
     return node
 
 

@@ -1,0 +1,182 @@
+"""Parsed desired files on disk, by content digest, so a restart does not parse them again.
+
+Parsing and validating 10,000 exported tasks costs tens of CPU seconds; reading them back from
+here costs about a tenth of a millisecond each. An entry is keyed by the SHA-256 of the file's
+bytes and holds what the loader made of them (a header, the packed document and the packed value
+compared). Entries live under a namespace named by a digest of this package's source and the
+YAML parsers' versions, so a new release (or any change to the code that validates) never reads
+an older one's results; older namespaces are removed after a day.
+
+The cache is an optimisation and never a reason to fail: an entry that is missing, torn,
+altered or unreadable is a miss (and is written again), a directory that cannot be written is
+logged once and the load goes on without it. Entries are written to a temporary file and renamed,
+so a reader never sees half of one. Entries no longer used are removed once they outnumber the
+files in use, so the directory stays about the size of the tree.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import struct
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+import yaml_rs
+
+log = logging.getLogger(__name__)
+
+FORMAT = b"FDC1"
+_CHECKSUM = 16
+_LENGTHS = struct.Struct(">II")  # of the header, and of the first blob
+_STALE_NAMESPACE_SECONDS = 86_400.0
+_MAX_ENTRY_BYTES = 16 * 1024 * 1024
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of everything that decides what a file parses to: this package and its parsers."""
+    digest = hashlib.sha256(FORMAT)
+    digest.update(f"{yaml_rs.__version__}/{yaml.__version__}/{orjson.__version__}".encode())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class ParseCache:
+    """Entries under `directory`/desired-<code digest>/<digest[:2]>/<digest>."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.namespace = directory / f"desired-{code_digest()}"
+        self._writable = True
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, digest: str) -> tuple[dict[str, Any], bytes, bytes] | None:
+        """The header and the two blobs stored for `digest`, or None."""
+        try:
+            with self._path(digest).open("rb") as entry:
+                data = entry.read(_MAX_ENTRY_BYTES + 1)
+        except OSError:
+            self.misses += 1
+            return None
+        found = _decode(data)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, digest: str, header: dict[str, Any], first: bytes, second: bytes) -> None:
+        """Store an entry; a failure is logged once and the cache stops writing."""
+        if not self._writable:
+            return
+        encoded = orjson.dumps(header)
+        body = _LENGTHS.pack(len(encoded), len(first)) + encoded + first + second
+        data = FORMAT + hashlib.blake2b(body, digest_size=_CHECKSUM).digest() + body
+        path = self._path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".entry-")
+            try:
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(data)
+                Path(temporary).replace(path)
+            except BaseException:
+                Path(temporary).unlink()
+                raise
+        except OSError as error:
+            self._writable = False
+            log.warning(
+                "the desired-state cache cannot be written; loads go on without it",
+                extra={"cache_dir": str(self.directory), "error": error.strerror or str(error)},
+            )
+
+    def prune(self, in_use: set[str]) -> int:
+        """Remove entries not `in_use` once they outnumber those in use, and old namespaces."""
+        removed = 0
+        try:
+            entries = [
+                entry
+                for shard in os.scandir(self.namespace)
+                if shard.is_dir(follow_symlinks=False)
+                for entry in os.scandir(shard.path)
+            ]
+        except OSError:
+            return 0
+        unused = [e for e in entries if e.name not in in_use]
+        if len(unused) > len(in_use):
+            for entry in unused:
+                removed += _remove(Path(entry.path))
+        removed += self._prune_namespaces()
+        return removed
+
+    def _prune_namespaces(self) -> int:
+        removed = 0
+        cutoff = time.time() - _STALE_NAMESPACE_SECONDS
+        try:
+            namespaces = [
+                n
+                for n in os.scandir(self.directory)
+                if n.name.startswith("desired-") and n.path != str(self.namespace)
+            ]
+        except OSError:
+            return 0
+        for namespace in namespaces:
+            try:
+                if not namespace.is_dir(follow_symlinks=False):
+                    continue
+                if namespace.stat(follow_symlinks=False).st_mtime > cutoff:
+                    continue
+                for root, directories, files in os.walk(namespace.path, topdown=False):
+                    for name in files:
+                        removed += _remove(Path(root, name))
+                    for name in directories:
+                        Path(root, name).rmdir()
+                Path(namespace.path).rmdir()
+            except OSError:
+                continue
+        return removed
+
+    def _path(self, digest: str) -> Path:
+        return self.namespace / digest[:2] / digest
+
+
+def _decode(data: bytes) -> tuple[dict[str, Any], bytes, bytes] | None:
+    """The parts of an entry, or None when it is torn, altered or not an entry at all."""
+    start = len(FORMAT) + _CHECKSUM
+    if len(data) < start + _LENGTHS.size or not data.startswith(FORMAT):
+        return None
+    body = memoryview(data)[start:]
+    if hashlib.blake2b(body, digest_size=_CHECKSUM).digest() != data[len(FORMAT) : start]:
+        return None
+    header_length, first_length = _LENGTHS.unpack_from(body)
+    offset = _LENGTHS.size + header_length
+    if offset + first_length > len(body):
+        return None
+    try:
+        header = orjson.loads(body[_LENGTHS.size : offset])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(header, dict):
+        return None
+    first = bytes(body[offset : offset + first_length])
+    second = bytes(body[offset + first_length :])
+    return header, first, second
+
+
+def _remove(path: Path) -> int:
+    try:
+        path.unlink()
+    except OSError:
+        return 0
+    return 1
