@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from fdi_drift.drift.model import ResourceKey
+from fdi_drift.drift.model import CycleReport, ReconcileMode, ResourceKey, Status
+from fdi_drift.emulator.app import Emulator
 from fdi_drift.errors import ConfigError
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
+from fdi_drift.service import Runtime
 from fdi_drift.settings import load_settings
 from fdi_drift.sharding import Shard, hostname_ordinal, owner, shard_key
-from tests.conftest import INSTANCE, PROJECT
+from tests.conftest import INSTANCE, PROJECT, export_instance, put_task, seed_002
 
+RuntimeFactory = Callable[..., Runtime]
 KEYS = [f"FdiTask/p{n % 7}/i{n % 13}/task_{n}" for n in range(10_000)]
 
 
@@ -136,3 +142,121 @@ def test_shard_errors_name_the_file_line_and_key(
     assert str(raised.value).startswith(str(tmp_path / message)), str(raised.value)
     if "hostname" in message:
         assert "set shard: 0..2" in str(raised.value)
+
+
+def test_each_replica_uses_its_share_of_the_rate_limit(make_runtime: RuntimeFactory) -> None:
+    """The account's rate limit is divided between the replicas."""
+    assert make_runtime().client_policy.rate_limit_per_second == 1000
+    sharded = make_runtime(shards=4, shard=1)
+    assert sharded.client_policy.rate_limit_per_second == 250
+
+
+# The partition, over one in-process emulator holding 30 declared tasks and 6 undeclared ones.
+
+
+def task(number: int, name: str | None = None) -> dict[str, Any]:
+    body = copy.deepcopy(seed_002())
+    body["task"]["task_id"] = f"{number:032x}"
+    body["task"]["task_name"] = name or f"sharded_{number:02d}"
+    return body
+
+
+def live_key(name: str) -> ResourceKey:
+    return ResourceKey(FDI_TASK, PROJECT, INSTANCE, name)
+
+
+async def replicas(
+    make_runtime: RuntimeFactory, emulator: Emulator, desired_dir: Path, **overrides: Any
+) -> list[Runtime]:
+    """Three replicas (shards 0, 1, 2) of a desired tree of 30 tasks, with 6 more undeclared."""
+    for number in range(1, 29):  # with the fixture's two seed tasks: 30
+        emulator.store.add_task(PROJECT, INSTANCE, task(number))
+    await export_instance(make_runtime(), desired_dir)
+    for number in range(100, 106):
+        emulator.store.add_task(PROJECT, INSTANCE, task(number))
+    runtimes = [make_runtime(shards=3, shard=index, **overrides) for index in range(3)]
+    for runtime in runtimes:
+        assert await runtime.reload() is not None
+    return runtimes
+
+
+def reported(report: CycleReport) -> set[tuple[str, str]]:
+    return {(s.live_id, str(s.status)) for s in report.statuses}
+
+
+async def test_three_replicas_report_disjoint_shares_of_everything(
+    make_runtime: RuntimeFactory, emulator: Emulator, desired_dir: Path
+) -> None:
+    """Each resource, declared or unmanaged, is reported by exactly one replica: its owner."""
+    runtimes = await replicas(make_runtime, emulator, desired_dir)
+    reports = [await runtime.check() for runtime in runtimes]
+    shares = [reported(report) for report in reports if report is not None]
+    assert len(shares) == 3 and all(shares)
+    everything = set().union(*shares)
+    assert sum(len(share) for share in shares) == len(everything)  # disjoint
+    declared = {(f"{n:032x}", "in_sync") for n in range(1, 29)}
+    unmanaged = {(f"{n:032x}", "unmanaged") for n in range(100, 106)}
+    assert len(everything) == 36
+    assert declared | unmanaged <= everything
+    for index, report in enumerate(reports):
+        assert report is not None
+        for status in report.statuses:
+            assert owner(shard_key(status.key), 3) == index, status.key
+
+
+async def test_a_task_renamed_live_is_matched_by_id_on_every_replica(
+    make_runtime: RuntimeFactory, emulator: Emulator, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """Renamed away from its declared name, a task bound by id is its owner's drift, and no
+    other replica mistakes it for an unmanaged task, even the owner of its new name."""
+    runtimes = await replicas(make_runtime, emulator, desired_dir)
+    declared_owner = owner(shard_key(live_key("sharded_07")), 3)
+    new_name = next(
+        f"renamed_{n}"
+        for n in range(100)
+        if owner(shard_key(live_key(f"renamed_{n}")), 3) != declared_owner
+    )
+
+    def rename(document: dict[str, Any]) -> None:
+        document["task"]["task_name"] = new_name
+
+    await put_task(api, f"{7:032x}", rename)
+    for index, runtime in enumerate(runtimes):
+        report = await runtime.check()
+        assert report is not None
+        mine = [s for s in report.statuses if s.live_id == f"{7:032x}"]
+        if index == declared_owner:
+            (status,) = mine
+            assert (status.status, status.key.name) == (Status.DRIFTED, "sharded_07")
+            assert [c.pointer for c in status.changes] == ["/task/task_name"]
+        else:
+            assert mine == []
+
+
+async def test_each_drifted_resource_is_written_once_by_its_owner(
+    make_runtime: RuntimeFactory, emulator: Emulator, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """In auto mode, three replicas correct every drifted task exactly once between them."""
+    runtimes = await replicas(
+        make_runtime, emulator, desired_dir, reconcile={"max_writes_per_cycle": 50}
+    )
+
+    def edit(document: dict[str, Any]) -> None:
+        document["task_detail"]["sourceSelectedDatasource"]["orderType"] = "DESC"
+
+    drifted = {f"{n:032x}" for n in range(1, 29, 3)}
+    for task_id in sorted(drifted):
+        await put_task(api, task_id, edit)
+    start = len(emulator.requests)
+    for runtime in runtimes:
+        assert await runtime.cycle(mode=ReconcileMode.AUTO) is not None
+    written = [
+        request.path.rsplit("/", 1)[1]
+        for request in emulator.requests[start:]
+        if request.method == "PUT"
+    ]
+    assert sorted(written) == sorted(drifted)
+    for runtime in runtimes:
+        report = await runtime.check()
+        assert report is not None
+        assert not report.drifted
