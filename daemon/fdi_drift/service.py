@@ -59,6 +59,7 @@ class Runtime:
         self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
         shard = settings.shard
+        self.metrics.observe_shard(shard.index, shard.count)
         # The API's rate limit is the account's: the replicas of a sharded daemon share it.
         self.client_policy = replace(
             settings.client,
