@@ -449,6 +449,7 @@ async def test_reconcile_metrics_count_results_and_blocked_reasons(
         "instance_id": INSTANCE,
         "resource": API_TASK,
         "name": "fdi_task_v2mysql-tomysql",
+        "shard": "0",
     }
     assert value("fdi_drift_resource_blocked", {**labels, "reason": "suspended"}) == 1
     assert value("fdi_drift_resource_drifted", labels) == 1

@@ -148,6 +148,7 @@ async def test_each_resource_is_read_through_its_own_target(
             "instance_id": OTHER_INSTANCE,
             "resource": seed_002()["task"]["task_id"],
             "name": "fdi_task_pzy4m5",
+            "shard": "0",
         },
     )
     assert drifted == 0

@@ -89,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("directory", type=Path)
 
-    run = commands.add_parser("run", help="run the daemon until SIGTERM")
+    run = commands.add_parser(
+        "run",
+        help="run the daemon until SIGTERM; with `shards: N` in the configuration, as one of N "
+        "replicas, each checking and writing its share (check, reconcile and export are not "
+        "sharded: they act on every resource)",
+    )
     _config_argument(run)
 
     demo = commands.add_parser("demo", help="check a seeded emulator against desired_state/")
@@ -139,7 +144,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         logs.configure(args.log_level or ("INFO" if args.serve else "ERROR"), args.log_format)
         return asyncio.run(run_demo(args.desired_state, serve_after=args.serve, port=args.port))
-    settings = load_settings(args.config)
+    # Only the daemon is sharded; one-shot commands act on every resource.
+    settings = load_settings(args.config, sharded=args.command == "run")
     if args.command == "run":
         logs.configure(args.log_level or settings.log_level, args.log_format, daemon=True)
         asyncio.run(run_daemon(Runtime(settings)))

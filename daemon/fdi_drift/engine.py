@@ -12,6 +12,12 @@ Nothing one resource does stops the others: any exception while listing a scope,
 decoding or comparing a resource, makes only that scope or resource `unknown`, with the reason.
 A cycle has a deadline (`cycle_timeout`): lists and reads still unfinished when it passes are
 cancelled, their resources are `unknown`, and the report is not `complete`.
+
+A sharded engine (one replica of several) still lists every scope and matches live entries
+against every declared resource, so that a live resource bound by id under another name is
+never mistaken for an unmanaged one; but it reads and reports only the declared resources its
+shard owns, and of the live entries nobody declares, only those whose live key it owns. What
+the report leaves out, nobody downstream (the reconciler, metrics) acts on.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from fdi_drift.drift.model import (
 )
 from fdi_drift.errors import FdiDriftError, account
 from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveDocument, LiveEntry, Scope
+from fdi_drift.sharding import Shard
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +85,12 @@ class Engine:
         clock: Callable[[], float] = time.time,
         offload: Offload = asyncio.to_thread,
         place: Callable[[str], Placement] = lambda project_id: Placement(),
+        shard: Shard | None = None,
     ) -> None:
-        """`place` tells a project's region and account, which every status carries."""
+        """`place` tells a project's region and account, which every status carries; `shard`
+        which resources this engine checks (None: all of them)."""
         self._drivers = drivers
+        self._shard = shard or Shard()
         self._place = place
         self._specs = specs
         self._semaphore = asyncio.Semaphore(config.concurrency)
@@ -123,8 +133,7 @@ class Engine:
             (status for group, _ in outcomes for status in group),
             key=lambda s: (s.key.kind, s.key.project_id, s.key.instance_id, s.key.name, s.key.id),
         )
-        declared = {r.key for r in tree.resources}
-        self._forget(declared)
+        self._forget(r.key for r in tree.resources if self._shard.owns(r.key))
         report = CycleReport(
             revision=tree.revision,
             started_at=started,
@@ -165,16 +174,17 @@ class Engine:
     async def _check_scope(
         self, kind: Kind, scope: Scope, resources: list[DesiredResource], full_sweep: bool
     ) -> tuple[list[ResourceStatus], bool]:
+        mine = [r for r in resources if self._shard.owns(r.key)]
         try:
             async with asyncio.timeout_at(self._deadline):
                 entries = await self._drivers[kind].list(scope)
         except TimeoutError:
             self._cut_short = True
             reason = f"listing {kind} in {scope} {self._past_deadline()}"
-            return [self._unknown(r, UnknownReason.DEADLINE, reason) for r in resources], False
+            return [self._unknown(r, UnknownReason.DEADLINE, reason) for r in mine], False
         except Exception as error:  # contained to this scope, whatever it is
             reason = f"listing {kind} in {scope} failed: {_account(error, 'listing', scope)}"
-            return [self._unknown(r, UnknownReason.LIST_FAILED, reason) for r in resources], False
+            return [self._unknown(r, UnknownReason.LIST_FAILED, reason) for r in mine], False
         by_id = {entry.id: entry for entry in entries}
         by_name: dict[str, list[LiveEntry]] = defaultdict(list)
         for entry in entries:
@@ -189,6 +199,9 @@ class Engine:
                 candidates = [found] if found else []
             else:
                 candidates = by_name.get(key.name, [])
+            if not self._shard.owns(key):  # another shard's: matched, not unmanaged, but not read
+                claimed.update(c.id for c in candidates)
+                continue
             if not candidates:
                 bound = f"id {key.id}" if key.id else f"name {key.name!r}"
                 statuses.append(
@@ -219,6 +232,8 @@ class Engine:
         for entry in entries:
             if entry.id not in claimed:
                 key = ResourceKey(kind, scope.project_id, scope.instance_id, entry.name, entry.id)
+                if not self._shard.owns(key):
+                    continue
                 placement = self._place(scope.project_id)
                 statuses.append(
                     ResourceStatus(

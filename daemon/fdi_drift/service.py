@@ -59,10 +59,17 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
+        shard = settings.shard
+        self.metrics.observe_shard(shard.index, shard.count)
+        # The API's rate limit is the account's: the replicas of a sharded daemon share it.
+        self.client_policy = replace(
+            settings.client,
+            rate_limit_per_second=settings.client.rate_limit_per_second / shard.count,
+        )
         # Each target its own credentials and one client per service the managed kinds use.
         self.fleet = Fleet(
             settings.targets,
-            policy=settings.client,
+            policy=self.client_policy,
             transport=transport,
             observer=lambda target: functools.partial(
                 self.metrics.observe_request, region=target.region
@@ -74,7 +81,12 @@ class Runtime:
         self.drivers: dict[Kind, KindDriver] = self.fleet.drivers
         deadline = replace(settings.engine, cycle_timeout_seconds=settings.cycle_deadline_seconds)
         self.engine = Engine(
-            self.drivers, self.specs, deadline, clock=clock, place=self.fleet.placement
+            self.drivers,
+            self.specs,
+            deadline,
+            clock=clock,
+            place=self.fleet.placement,
+            shard=shard,  # the reconciler writes only what the engine reports: the shard's own
         )
         limit = settings.desired_state_max_file_bytes
         self.loader = DesiredStateLoader(

@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +53,7 @@ from fdi_drift.reconciler import Rails
 from fdi_drift.schedule import Schedule
 from fdi_drift.secrets import SECRET_ENV_PREFIX
 from fdi_drift.server import Listen
+from fdi_drift.sharding import Shard, hostname_ordinal
 from fdi_drift.targets import Target
 from fdi_drift.yaml_documents import LineIndex, load_documents
 
@@ -70,6 +72,8 @@ class Settings:
     # `targets:`, or for a single target `region`, `endpoints` and `auth` at the top level.
     targets: tuple[Target, ...] = field(metadata={"special": True})
     listen: Listen = field(metadata={"special": True})  # HOST:PORT
+    # `shards: N` and `shard: I`; without `shard`, a replica's hostname ordinal (fdi-drift-2).
+    shard: Shard = field(default_factory=Shard, metadata={"special": True})
     desired_state: Path = Path("desired_state")
     schedule: Schedule = field(default_factory=Schedule)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -94,8 +98,19 @@ class Settings:
         return 3 * self.schedule.interval_seconds
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, expand and validate a configuration file."""
+def load_settings(
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    sharded: bool = True,
+    hostname: Callable[[], str] = socket.gethostname,
+) -> Settings:
+    """Read, expand and validate a configuration file.
+
+    `sharded` False loads for a one-shot command, which acts on every resource: the shard keys
+    are checked, and the settings have one shard. Otherwise a replica with `shards` above one and
+    no `shard` takes its shard from the ordinal ending its `hostname` (a StatefulSet pod's).
+    """
     env = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
@@ -113,7 +128,13 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return settings_from_mapping(
-        raw, base_dir=path.parent, environ=env, source=str(path), lines=LineIndex(text)
+        raw,
+        base_dir=path.parent,
+        environ=env,
+        source=str(path),
+        lines=LineIndex(text),
+        sharded=sharded,
+        hostname=hostname,
     )
 
 
@@ -124,17 +145,21 @@ def settings_from_mapping(
     environ: Mapping[str, str],
     source: str = "configuration",
     lines: LineIndex | None = None,
+    sharded: bool = True,
+    hostname: Callable[[], str] = socket.gethostname,
 ) -> Settings:
-    """Validate an already-parsed configuration mapping."""
+    """Validate an already-parsed configuration mapping (`sharded`: as `load_settings`)."""
     reader = _Reader(source, base_dir, environ, lines)
     data = reader.expand(raw, "")
     values, used = reader.fields(Settings, data, "")
-    used |= {"targets", *_TARGET_KEYS, "listen"}
+    used |= {"targets", *_TARGET_KEYS, "listen", "shards", "shard"}
     reader.reject_unknown(data, used, "")
+    shard = reader.shard(data, hostname if sharded else None)
     return Settings(
         **values,
         targets=reader.targets(data),
         listen=reader.listen(data.get("listen")),
+        shard=shard if sharded else Shard(),  # the keys are checked all the same
         secret_env={k: v for k, v in environ.items() if k.startswith(SECRET_ENV_PREFIX)},
     )
 
@@ -386,6 +411,32 @@ class _Reader:
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise self.error("listen", f"must be HOST:PORT, not {value!r}")
         return Listen(host.strip("[]"), int(port))
+
+    def shard(self, data: Mapping[str, Any], hostname: Callable[[], str] | None) -> Shard:
+        """`shards` and `shard`; without `shard`, the ordinal ending the hostname (None: 0)."""
+        count = int(self.number(data["shards"], "shards", int, 1)) if "shards" in data else 1
+        if "shard" in data:
+            index = int(self.number(data["shard"], "shard", int, 0))
+            if index >= count:
+                raise self.error("shard", f"must be less than shards ({count}): 0..{count - 1}")
+            return Shard(index, count)
+        if count == 1 or hostname is None:
+            return Shard()
+        name = hostname()
+        ordinal = hostname_ordinal(name)
+        if ordinal is None:
+            raise self.error(
+                "shards",
+                f"is {count} and shard is not set, but the hostname {name!r} ends in no ordinal "
+                f"(a StatefulSet pod's NAME-0..NAME-{count - 1}); set shard: 0..{count - 1}",
+            )
+        if ordinal >= count:
+            raise self.error(
+                "shards",
+                f"is {count}, but the hostname {name!r} gives shard {ordinal}: run as many "
+                f"replicas as shards, or set shard: 0..{count - 1}",
+            )
+        return Shard(ordinal, count)
 
     def auth(self, value: Any, prefix: str = "", projects: tuple[str, ...] = ()) -> AuthConfig:
         """The target's `auth:`; an IAM login's project defaults to the target's only one."""
