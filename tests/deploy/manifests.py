@@ -13,9 +13,15 @@ from fdi_drift.settings import Settings, settings_from_mapping
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUSTOMIZE = DEPLOY / "kustomize"
-OVERLAYS = {"observe": ReconcileMode.OBSERVE, "reconcile": ReconcileMode.AUTO}
+OVERLAYS = {
+    "observe": ReconcileMode.OBSERVE,
+    "reconcile": ReconcileMode.AUTO,
+    "sharded": ReconcileMode.OBSERVE,
+}
 NAMESPACE = "fdi-drift"
 WORKLOADS = {"Deployment", "StatefulSet"}
+# The keys that make a daemon one replica of several; test_sharded.py loads them as such.
+SHARDING_KEYS = ("shards", "shard", "cache_dir")
 
 Doc = dict[str, Any]
 
@@ -68,8 +74,13 @@ def config(docs: list[Doc]) -> dict[str, Any]:
 
 
 def daemon_settings(docs: list[Doc]) -> Settings:
-    """The rendered config.yaml as the daemon loads it."""
-    return settings_from_mapping(config(docs), base_dir=Path("/etc/fdi-drift"), environ={})
+    """The rendered config.yaml as the daemon loads it, read as one unsharded process.
+
+    The sharding keys are left out: with `shards` above one the shard comes from the pod's
+    hostname, which only test_sharded.py gives.
+    """
+    mapping = {key: value for key, value in config(docs).items() if key not in SHARDING_KEYS}
+    return settings_from_mapping(mapping, base_dir=Path("/etc/fdi-drift"), environ={})
 
 
 def mount_holding(spec: Doc, path: Path) -> Doc | None:

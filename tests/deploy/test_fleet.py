@@ -28,7 +28,11 @@ DASHBOARD = DEPLOY / "grafana" / "fdi-drift-dashboard.json"
 COMPONENT = KUSTOMIZE / "components" / "kube-prometheus-stack"
 RELEASE = {"release": "kube-prometheus-stack"}
 # The file each overlay's config.yaml comes from.
-CONFIG_FILES = {"observe": "base/config.yaml", "reconcile": "overlays/reconcile/config.yaml"}
+CONFIG_FILES = {
+    "observe": "base/config.yaml",
+    "reconcile": "overlays/reconcile/config.yaml",
+    "sharded": "overlays/sharded/config.yaml",
+}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The kustomize overlays: they render, validate against the Kubernetes schemas, and keep the
-deployment's promises (one daemon, restricted pod security, git-sync, probes, config). Those
-for fleets (generated config, namespace, kube-prometheus-stack) are in test_fleet.py."""
+deployment's promises (restricted pod security, git-sync, probes, config) in each of observe,
+reconcile and sharded. The sharded overlay's own promises are in test_sharded.py, those for
+fleets (generated config, namespace, kube-prometheus-stack) in test_fleet.py."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ from tests.deploy.manifests import (
     workload,
 )
 
-# The overlays that run one Deployment.
+# The overlays that run one Deployment (the sharded one runs a StatefulSet).
 UNSHARDED = ("observe", "reconcile")
 # The oldest Kubernetes the manifests promise to run on; the newest schemas shipped are checked too.
 OLDEST_KUBERNETES = "1.30"
-SCHEMA_API_VERSIONS = {"v1", "apps/v1", "networking.k8s.io/v1"}
+SCHEMA_API_VERSIONS = {"v1", "apps/v1", "networking.k8s.io/v1", "policy/v1"}
 COMMON_LABELS = {"app.kubernetes.io/name": "fdi-drift", "app.kubernetes.io/part-of": "fdi-drift"}
 # Every overlay: the daemon's objects and the Grafana dashboard's ConfigMap.
 COMMON_KINDS = [
@@ -48,6 +49,7 @@ COMMON_KINDS = [
 KINDS = {
     "observe": sorted([*COMMON_KINDS, "Deployment"]),
     "reconcile": sorted([*COMMON_KINDS, "Deployment"]),
+    "sharded": sorted([*COMMON_KINDS, "PodDisruptionBudget", "StatefulSet"]),
 }
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
@@ -97,8 +99,8 @@ def restricted_violations(pod: Doc) -> list[str]:
 def test_overlay_renders_the_daemon_objects_and_no_secret(
     rendered: dict[str, list[Doc]], overlay: str
 ) -> None:
-    """Each overlay renders the daemon's objects and its dashboard; the credentials Secret is
-    never among them."""
+    """Each overlay renders the daemon's objects and its dashboard, one workload (a Deployment,
+    or sharded a StatefulSet with its disruption budget); the credentials Secret never."""
     assert sorted(doc["kind"] for doc in rendered[overlay]) == KINDS[overlay]
 
 
