@@ -51,6 +51,7 @@ KINDS = {
     "reconcile": sorted([*COMMON_KINDS, "Deployment"]),
     "sharded": sorted([*COMMON_KINDS, "PodDisruptionBudget", "StatefulSet"]),
 }
+README = KUSTOMIZE.parent / "README.md"
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
     "projected", "secret",
@@ -416,3 +417,15 @@ def test_a_write_in_flight_can_finish_before_the_pod_is_killed(
     settings = daemon_settings(docs)
     kill_after = pod_spec(docs)["terminationGracePeriodSeconds"]
     assert settings.schedule.shutdown_grace_seconds + settings.client.timeout < kill_after
+
+
+def test_the_sizing_section_gives_the_daemons_requests_and_limits(
+    rendered: dict[str, list[Doc]],
+) -> None:
+    """deploy/README.md, Sizing, states the daemon container's requests and limits as set."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Sizing\n", 1)[1].split("\n## ", 1)[0]
+    resources = container(rendered["observe"], "fdi-drift")["resources"]
+    for bound in ("requests", "limits"):
+        for key, value in resources[bound].items():
+            assert re.search(rf'`{key}: "?{re.escape(str(value))}"?`', section), (bound, key)
