@@ -120,14 +120,17 @@ def test_every_receiver_is_a_resolving_webhook_on_a_url_line() -> None:
 
 
 def test_absent_daemon_inhibits_its_resource_and_cycle_alerts() -> None:
-    """One inhibit rule: FdiDriftAbsent mutes exactly the four alerts, for the same job."""
-    (rule,) = config()["inhibit_rules"]
-    assert rule["source_matchers"] == ['alertname="FdiDriftAbsent"']
+    """FdiDriftAbsent mutes exactly the four alerts of the same job and instance, and the shard
+    alert of the same job and namespace."""
+    rule, shards = config()["inhibit_rules"]
+    assert rule["source_matchers"] == shards["source_matchers"] == ['alertname="FdiDriftAbsent"']
     (target,) = rule["target_matchers"]
     pattern = re.fullmatch(r'alertname=~"(.*)"', target)
     assert pattern is not None
     assert set(pattern.group(1).split("|")) == INHIBITED
-    assert rule["equal"] == ["job"]
+    assert rule["equal"] == ["job", "instance"]
+    assert shards["target_matchers"] == ['alertname="FdiDriftShardsInconsistent"']
+    assert shards["equal"] == ["job", "namespace"]
 
 
 @pytest.fixture
@@ -193,4 +196,44 @@ def test_alertmanager_inhibits_while_the_daemon_is_absent(alertmanager: str) -> 
         ("FdiDriftResourceDrifted", "fdi-drift"): "suppressed",
         ("FdiDriftResourceDrifted", "fdi-drift-staging"): "active",
         ("FdiDriftReconcileFailing", "fdi-drift"): "active",
+    }
+
+
+@pytest.mark.realtools
+def test_one_absent_replica_mutes_only_its_own_alerts(alertmanager: str) -> None:
+    """Sharded: replica 1 down mutes its drift alert and the shard alert, not replica 0's drift
+    nor the total of unknown resources over the replicas still up."""
+    scrape = {"job": "fdi-drift", "namespace": "fdi-drift"}
+    zero = {**scrape, "pod": "fdi-drift-0", "instance": "10.1.0.10:9108"}
+    one = {**scrape, "pod": "fdi-drift-1", "instance": "10.1.0.11:9108"}
+    task = {"kind": "FdiTask", "project_id": "p1", "name": "orders"}
+    sent = {
+        "absent 1": {"alertname": "FdiDriftAbsent", **one},
+        "drift on 1": {"alertname": "FdiDriftResourceDrifted", **one, **task, "resource": "t1"},
+        "drift on 0": {"alertname": "FdiDriftResourceDrifted", **zero, **task, "resource": "t2"},
+        "unknown": {"alertname": "FdiDriftResourcesUnknown", **scrape, "kind": "DrsJob"},
+        "shards": {"alertname": "FdiDriftShardsInconsistent", **scrape},
+    }
+    posted = httpx.post(
+        f"{alertmanager}/api/v2/alerts",
+        json=[
+            {"labels": {**labels, "component": "fdi-drift", "case": case}}
+            for case, labels in sent.items()
+        ],
+    )
+    assert posted.status_code == 200, posted.text
+
+    def states() -> dict[str, str] | None:
+        answer = httpx.get(f"{alertmanager}/api/v2/alerts").json()
+        found = {alert["labels"]["case"]: alert["status"]["state"] for alert in answer}
+        if len(found) < len(sent) or list(found.values()).count("suppressed") < 2:
+            return None
+        return found
+
+    assert wait_for("the inhibition", states) == {
+        "absent 1": "active",
+        "drift on 1": "suppressed",
+        "drift on 0": "active",
+        "unknown": "active",
+        "shards": "suppressed",
     }

@@ -233,3 +233,81 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
+
+
+def panel_expr(model: dict[str, Any], title: str) -> str:
+    """The one query of the panel with this title, as PromQL."""
+    [found] = [panel for panel in panels(model) if panel.get("title") == title]
+    [target] = found["targets"]
+    return as_promql(target["expr"])
+
+
+def series(metric: str, values: str, /, **labels: str) -> dict[str, str]:
+    """An input series of a promtool test, scraped as job fdi-drift."""
+    matchers = ",".join(f'{key}="{value}"' for key, value in {"job": "fdi-drift", **labels}.items())
+    return {"series": f"{metric}{{{matchers}}}", "values": values}
+
+
+def replica(ordinal: int) -> dict[str, str]:
+    return {"pod": f"fdi-drift-{ordinal}", "shard": str(ordinal)}
+
+
+# Three replicas at minute 10: drifted resources on shards 0, 1 and 2 (one in sync on shard 1);
+# replica 1's last complete cycle is 5 minutes old, the others' are fresh.
+DRIFTED, RESOURCES = "fdi_drift_resource_drifted", "fdi_drift_resources"
+LAST_CYCLE = "fdi_drift_last_successful_cycle_timestamp_seconds"
+SHARDED_SERIES = [
+    series(DRIFTED, "1x10", **replica(0), kind="FdiTask", resource="t1", name="a"),
+    series(DRIFTED, "1x10", **replica(1), kind="FdiTask", resource="t2", name="b"),
+    series(DRIFTED, "0x10", **replica(1), kind="FdiTask", resource="t3", name="c"),
+    series(DRIFTED, "1x10", **replica(2), kind="DrsJob", resource="j1", name="d"),
+    series(LAST_CYCLE, "0+60x10", pod="fdi-drift-0"),
+    series(LAST_CYCLE, "0+60x5 300x5", pod="fdi-drift-1"),
+    series(LAST_CYCLE, "0+60x10", pod="fdi-drift-2"),
+    series(RESOURCES, "4x10", **replica(0), kind="FdiTask", status="in_sync"),
+    series(RESOURCES, "1x10", **replica(0), kind="FdiTask", status="drifted"),
+    series(RESOURCES, "3x10", **replica(1), kind="FdiTask", status="in_sync"),
+    series(RESOURCES, "1x10", **replica(1), kind="FdiTask", status="drifted"),
+    series(RESOURCES, "5x10", **replica(2), kind="DrsJob", status="in_sync"),
+    series(RESOURCES, "1x10", **replica(2), kind="DrsJob", status="drifted"),
+]
+# What each panel shows of them at minute 10.
+SHARDED_PANELS = {
+    "Drifted resources": {"{}": 3},
+    "Since the last complete cycle": {"{}": 300},
+    "Resources by kind and status": {
+        '{kind="FdiTask",status="in_sync"}': 7,
+        '{kind="FdiTask",status="drifted"}': 2,
+        '{kind="DrsJob",status="in_sync"}': 5,
+        '{kind="DrsJob",status="drifted"}': 1,
+    },
+    "Resources by shard": {'{shard="0"}': 5, '{shard="1"}': 4, '{shard="2"}': 6},
+}
+
+
+@pytest.mark.realtools
+def test_the_panels_add_up_the_shards(tmp_path: Path) -> None:
+    """Over three replicas, promtool evaluates the panels' queries: totals count each shard's
+    resources once, the cycle age is the stalest replica's, and the shard panel has a line per
+    shard."""
+    model = dashboard()
+    checks = [
+        {
+            "expr": panel_expr(model, title),
+            "eval_time": "10m",
+            "exp_samples": [{"labels": key, "value": value} for key, value in samples.items()],
+        }
+        for title, samples in SHARDED_PANELS.items()
+    ]
+    (tmp_path / "none.yml").write_text("groups: []\n")
+    case = {"interval": "1m", "input_series": SHARDED_SERIES, "promql_expr_test": checks}
+    path = tmp_path / "panels.test.yml"
+    path.write_text(yaml.safe_dump({"rule_files": ["none.yml"], "tests": [case]}))
+    result = subprocess.run(
+        [require_binary("promtool"), "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

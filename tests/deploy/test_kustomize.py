@@ -1,5 +1,7 @@
-"""The kustomize base and overlays: they render, validate against the Kubernetes schemas, and
-keep the deployment's promises (one daemon, restricted pod security, git-sync, probes, config)."""
+"""The kustomize overlays: they render, validate against the Kubernetes schemas, and keep the
+deployment's promises (restricted pod security, git-sync, probes, config) in each of observe,
+reconcile and sharded. The sharded overlay's own promises are in test_sharded.py, those for
+fleets (generated config, namespace, kube-prometheus-stack) in test_fleet.py."""
 
 from __future__ import annotations
 
@@ -7,10 +9,8 @@ import copy
 import importlib
 import os
 import re
-import subprocess
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Any
 
 import httpx
 import pytest
@@ -21,21 +21,41 @@ from fdi_drift.credentials import AkSkFileAuth
 from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.server import DaemonState, create_app
-from fdi_drift.settings import Settings, settings_from_mapping
-from tests.conftest import require_binary
+from tests.deploy.manifests import (
+    KUSTOMIZE,
+    OVERLAYS,
+    Doc,
+    config,
+    config_map,
+    container,
+    daemon_settings,
+    find,
+    mount_holding,
+    pod_spec,
+    workload,
+)
 
-KUSTOMIZE = Path(__file__).resolve().parents[2] / "deploy" / "kustomize"
-OVERLAYS = {"observe": ReconcileMode.OBSERVE, "reconcile": ReconcileMode.AUTO}
+# The overlays that run one Deployment (the sharded one runs a StatefulSet).
+UNSHARDED = ("observe", "reconcile")
 # The oldest Kubernetes the manifests promise to run on; the newest schemas shipped are checked too.
 OLDEST_KUBERNETES = "1.30"
-SCHEMA_API_VERSIONS = {"v1", "apps/v1", "networking.k8s.io/v1"}
+SCHEMA_API_VERSIONS = {"v1", "apps/v1", "networking.k8s.io/v1", "policy/v1"}
 COMMON_LABELS = {"app.kubernetes.io/name": "fdi-drift", "app.kubernetes.io/part-of": "fdi-drift"}
+# Every overlay: the daemon's objects and the Grafana dashboard's ConfigMap.
+COMMON_KINDS = [
+    "ConfigMap", "ConfigMap", "NetworkPolicy", "PrometheusRule", "Service", "ServiceAccount",
+    "ServiceMonitor",
+]  # fmt: skip
+KINDS = {
+    "observe": sorted([*COMMON_KINDS, "Deployment"]),
+    "reconcile": sorted([*COMMON_KINDS, "Deployment"]),
+    "sharded": sorted([*COMMON_KINDS, "PodDisruptionBudget", "StatefulSet"]),
+}
+README = KUSTOMIZE.parent / "README.md"
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
     "projected", "secret",
 }  # fmt: skip
-
-Doc = dict[str, Any]
 
 
 def kubernetes_validate() -> ModuleType:
@@ -47,51 +67,6 @@ def kubernetes_validate() -> ModuleType:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[Doc]]:
-    """Each overlay as `kubectl kustomize` renders it."""
-    kubectl = require_binary("kubectl")
-    out: dict[str, list[Doc]] = {}
-    for overlay in OVERLAYS:
-        result = subprocess.run(
-            [kubectl, "kustomize", str(KUSTOMIZE / "overlays" / overlay)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        out[overlay] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    return out
-
-
-def find(docs: list[Doc], kind: str) -> Doc:
-    [found] = [doc for doc in docs if doc["kind"] == kind]
-    return found
-
-
-def pod_spec(docs: list[Doc]) -> Doc:
-    spec: Doc = find(docs, "Deployment")["spec"]["template"]["spec"]
-    return spec
-
-
-def container(docs: list[Doc], name: str) -> Doc:
-    found: list[Doc] = [c for c in pod_spec(docs)["containers"] if c["name"] == name]
-    assert len(found) == 1, name
-    return found[0]
-
-
-def daemon_settings(docs: list[Doc]) -> Settings:
-    text = find(docs, "ConfigMap")["data"]["config.yaml"]
-    return settings_from_mapping(yaml.safe_load(text), base_dir=Path("/etc/fdi-drift"), environ={})
-
-
-def mount_holding(spec: Doc, path: Path) -> Doc | None:
-    """The container mount that `path` lies under (the deepest one), if any."""
-    candidates = [m for m in spec["volumeMounts"] if path.is_relative_to(m["mountPath"])]
-    return max(candidates, key=lambda m: len(m["mountPath"]), default=None)
 
 
 def restricted_violations(pod: Doc) -> list[str]:
@@ -125,11 +100,9 @@ def restricted_violations(pod: Doc) -> list[str]:
 def test_overlay_renders_the_daemon_objects_and_no_secret(
     rendered: dict[str, list[Doc]], overlay: str
 ) -> None:
-    """Each overlay renders the daemon's objects; the credentials Secret is never among them."""
-    assert sorted(doc["kind"] for doc in rendered[overlay]) == [
-        "ConfigMap", "Deployment", "NetworkPolicy", "PrometheusRule", "Service",
-        "ServiceAccount", "ServiceMonitor",
-    ]  # fmt: skip
+    """Each overlay renders the daemon's objects and its dashboard, one workload (a Deployment,
+    or sharded a StatefulSet with its disruption budget); the credentials Secret never."""
+    assert sorted(doc["kind"] for doc in rendered[overlay]) == KINDS[overlay]
 
 
 @pytest.mark.parametrize("version", [OLDEST_KUBERNETES, "newest"])
@@ -137,11 +110,12 @@ def test_overlay_renders_the_daemon_objects_and_no_secret(
 def test_core_objects_validate_against_the_kubernetes_schemas(
     rendered: dict[str, list[Doc]], overlay: str, version: str
 ) -> None:
-    """Every core, apps and networking object matches its schema, unknown fields refused."""
+    """Every object but the operator's matches its Kubernetes schema, unknown fields refused."""
     validator = kubernetes_validate()
     target = validator.latest_version() if version == "newest" else version
     checked = [doc for doc in rendered[overlay] if doc["apiVersion"] in SCHEMA_API_VERSIONS]
-    assert len(checked) == 5
+    unchecked = [doc["kind"] for doc in rendered[overlay] if doc not in checked]
+    assert sorted(unchecked) == ["PrometheusRule", "ServiceMonitor"]
     for doc in checked:
         try:
             validator.validate(doc, target, strict=True)
@@ -177,6 +151,24 @@ def test_service_monitor_scrapes_metrics_every_30s_as_job_fdi_drift(
     assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_pod_is_scraped_through_one_service(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    """The ServiceMonitor selects exactly one Service, the one in front of the daemon's pods: a
+    second match would scrape every pod twice and double every sum."""
+    docs = rendered[overlay]
+    selector = find(docs, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+    services = [
+        doc
+        for doc in docs
+        if doc["kind"] == "Service" and selector.items() <= doc["metadata"]["labels"].items()
+    ]
+    assert len(services) == 1
+    template = workload(docs)["spec"]["template"]["metadata"]["labels"]
+    assert services[0]["spec"]["selector"].items() <= template.items()
+
+
 def test_prometheus_rule_is_named_and_selects_the_scraped_job(
     rendered: dict[str, list[Doc]],
 ) -> None:
@@ -189,7 +181,7 @@ def test_prometheus_rule_is_named_and_selects_the_scraped_job(
     assert set(re.findall(r'job="([^"]*)"', "\n".join(exprs))) <= {"fdi-drift"}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", UNSHARDED)
 def test_one_daemon_without_a_service_account_token(
     rendered: dict[str, list[Doc]], overlay: str
 ) -> None:
@@ -301,15 +293,15 @@ def test_git_sync_takes_repository_and_ref_from_the_config_map(
 ) -> None:
     """--repo and --ref expand variables that read keys the ConfigMap holds."""
     docs = rendered["observe"]
-    sync, config_map = container(docs, "git-sync"), find(docs, "ConfigMap")
+    sync, source = container(docs, "git-sync"), config_map(docs)
     variables = {e["name"]: e["valueFrom"]["configMapKeyRef"] for e in sync["env"]}
     for flag in ("--repo", "--ref"):
         [arg] = [a for a in sync["args"] if a.startswith(f"{flag}=")]
         name = re.fullmatch(rf"{flag}=\$\((\w+)\)", arg)
         assert name is not None, arg
         reference = variables[name.group(1)]
-        assert reference["name"] == config_map["metadata"]["name"]
-        assert reference["key"] in config_map["data"]
+        assert reference["name"] == source["metadata"]["name"]
+        assert reference["key"] in source["data"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -335,7 +327,7 @@ def test_config_and_credentials_are_mounted_read_only(
         assert source in volumes[mount["name"]]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", UNSHARDED)
 def test_the_daemon_writes_only_its_audit_log(rendered: dict[str, list[Doc]], overlay: str) -> None:
     """The one writable mount of the daemon is the emptyDir holding the audit log."""
     docs = rendered[overlay]
@@ -363,9 +355,8 @@ def test_overlays_differ_only_in_reconcile_mode_and_write_secrets(
 ) -> None:
     """The reconcile overlay keeps the base config but for the mode, and adds write secrets."""
     observe, reconcile = rendered["observe"], rendered["reconcile"]
-    configs = [
-        yaml.safe_load(find(d, "ConfigMap")["data"]["config.yaml"]) for d in rendered.values()
-    ]
+    configs = [config(observe), config(reconcile)]
+    assert configs[1]["reconcile"]["mode"] == "auto"
     configs[1]["reconcile"]["mode"] = "observe"
     assert configs[0] == configs[1]
     secrets_dir = daemon_settings(reconcile).secrets_dir
@@ -378,13 +369,14 @@ def test_overlays_differ_only_in_reconcile_mode_and_write_secrets(
     assert paths and all(len(PurePosixPath(p).parts) == 2 for p in paths)  # NAME/KEY
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policy_admits_only_prometheus_and_dns_and_https(
-    rendered: dict[str, list[Doc]],
+    rendered: dict[str, list[Doc]], overlay: str
 ) -> None:
     """Ingress: Prometheus in monitoring, on 9108. Egress: kube-dns on 53, anywhere on 443."""
-    docs = rendered["observe"]
+    docs = rendered[overlay]
     policy = find(docs, "NetworkPolicy")["spec"]
-    pod_labels = find(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    pod_labels = workload(docs)["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     [ingress] = policy["ingress"]
@@ -410,7 +402,7 @@ def test_every_object_and_the_pod_carry_the_common_labels(
     docs = rendered[overlay]
     for doc in docs:
         assert COMMON_LABELS.items() <= doc["metadata"]["labels"].items(), doc["kind"]
-    template = find(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    template = workload(docs)["spec"]["template"]["metadata"]["labels"]
     assert COMMON_LABELS.items() <= template.items()
     selector = find(docs, "Service")["spec"]["selector"]
     assert selector.items() <= template.items()
@@ -425,3 +417,15 @@ def test_a_write_in_flight_can_finish_before_the_pod_is_killed(
     settings = daemon_settings(docs)
     kill_after = pod_spec(docs)["terminationGracePeriodSeconds"]
     assert settings.schedule.shutdown_grace_seconds + settings.client.timeout < kill_after
+
+
+def test_the_sizing_section_gives_the_daemons_requests_and_limits(
+    rendered: dict[str, list[Doc]],
+) -> None:
+    """deploy/README.md, Sizing, states the daemon container's requests and limits as set."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Sizing\n", 1)[1].split("\n## ", 1)[0]
+    resources = container(rendered["observe"], "fdi-drift")["resources"]
+    for bound in ("requests", "limits"):
+        for key, value in resources[bound].items():
+            assert re.search(rf'`{key}: "?{re.escape(str(value))}"?`', section), (bound, key)

@@ -36,6 +36,7 @@ WARNING = {
     "FdiDriftReconcileBlocked",
     "FdiDriftApiThrottled",
     "FdiDriftApiErrors",
+    "FdiDriftShardsInconsistent",
 }
 RESOURCE_LABELS = {"kind", "project_id", "instance_id", "resource", "name"}
 
@@ -86,11 +87,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.realtools
 def test_promtool_check_rules_is_clean() -> None:
-    """`promtool check rules` accepts the plain file with all ten rules and no warning."""
+    """`promtool check rules` accepts the plain file with all eleven rules and no warning."""
     result = run(require_binary("promtool"), "check", "rules", str(RULES))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "SUCCESS: 10 rules found" in output
+    assert "SUCCESS: 11 rules found" in output
     assert "warn" not in output.lower(), output
 
 
@@ -103,8 +104,8 @@ def test_promtool_unit_tests_pass() -> None:
     assert "SUCCESS" in output
 
 
-def test_one_group_holds_exactly_the_ten_alerts() -> None:
-    """The file has the group `fdi-drift` and exactly the ten alerts listed above."""
+def test_one_group_holds_exactly_the_eleven_alerts() -> None:
+    """The file has the group `fdi-drift` and exactly the eleven alerts listed above."""
     groups = load(RULES)["groups"]
     assert [group["name"] for group in groups] == ["fdi-drift"]
     assert set(alerts()) == CRITICAL | WARNING
