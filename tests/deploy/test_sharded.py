@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +29,10 @@ def sharded(rendered: dict[str, list[Doc]]) -> list[Doc]:
 
 
 def replica_settings(docs: list[Doc], hostname: str) -> Settings:
-    """The sharded config.yaml as the daemon loads it in the pod named `hostname`.
-
-    Skips where the settings loader predates the sharding and parse-cache keys (issue 12): they
-    arrive on another branch than these manifests.
-    """
-    if "hostname" not in inspect.signature(settings_from_mapping).parameters:
-        pytest.skip("the settings loader here does not read `shards` from the hostname yet")
-    try:
-        return settings_from_mapping(
-            config(docs), base_dir=Path("/etc/fdi-drift"), environ={}, hostname=lambda: hostname
-        )
-    except ConfigError as error:
-        if "cache_dir: unknown key" in str(error):
-            pytest.skip("the settings loader here does not read `cache_dir` yet")
-        raise
+    """The sharded config.yaml as the daemon loads it in the pod named `hostname`."""
+    return settings_from_mapping(
+        config(docs), base_dir=Path("/etc/fdi-drift"), environ={}, hostname=lambda: hostname
+    )
 
 
 def renamed(tree: Any, old: str, new: str) -> Any:
@@ -139,10 +127,11 @@ def test_a_drain_takes_one_shard_down_at_a_time(sharded: list[Doc]) -> None:
 def test_the_sharded_config_is_the_bases_plus_shards_and_the_cache(
     rendered: dict[str, list[Doc]],
 ) -> None:
-    """Apart from `shards` and `cache_dir`, the sharded config.yaml is the base's."""
+    """Apart from `shards` and where `cache_dir` is, the sharded config.yaml is the base's."""
     base, sharded = config(rendered["observe"]), config(rendered["sharded"])
     added = {key: sharded.pop(key) for key in SHARDING_KEYS if key in sharded}
     assert set(added) == {"shards", "cache_dir"}
+    assert base.pop("cache_dir") != added["cache_dir"]  # the pod's own volume, not an emptyDir
     assert sharded == base
 
 
