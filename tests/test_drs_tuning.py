@@ -64,8 +64,8 @@ async def test_exported_tuning_is_maps_and_in_sync(runtime: Runtime, desired_dir
     """Export writes name: value maps of the parameters the job may change; a check is clean."""
     path = await export(runtime, desired_dir, DRS_JOB)
     text = path.read_text()
-    assert "  tuning_params:\n    full_sync:\n      full_sync_threads: '8'\n" in text
-    assert "      apply_threads: '16'\n" in text
+    assert '  tuning_params:\n    full_sync:\n      full_sync_threads: "8"\n' in text
+    assert '      apply_threads: "16"\n' in text
     assert "param_name" not in text and "relay_compress" not in text  # not available to it
     statuses, _ = await cycle(runtime, mode=ReconcileMode.OBSERVE)
     assert statuses[DRS_JOB].status is Status.IN_SYNC
@@ -99,7 +99,7 @@ async def test_an_undeclared_parameter_is_neither_drift_nor_sent(
 ) -> None:
     """With apply_batch_size left out of desired state, its hand change is live's own business."""
     path = await export(runtime, desired_dir, DRS_JOB)
-    path.write_text(path.read_text().replace("      apply_batch_size: '500'\n", ""))
+    path.write_text(path.read_text().replace('      apply_batch_size: "500"\n', ""))
     await tune(console, "incre_apply", "apply_batch_size", "2000")
     statuses, corrections = await cycle(runtime)
     assert statuses[DRS_JOB].status is Status.IN_SYNC and corrections == []

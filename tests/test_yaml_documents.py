@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from fdi_drift.yaml_documents import (
     DuplicateKeyError,
+    _fast_dump,
     _pyyaml_documents,
     dump_document,
     fast_document,
@@ -115,3 +117,41 @@ def _block(draw: st.DrawFn, indent: int = 0, depth: int = 0) -> list[str]:
 def test_any_block_yaml_reads_as_pyyaml_reads_it(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
     assert outcome(load_documents, text) == outcome(_pyyaml_documents, text)
+
+
+def exact(value: object) -> str:
+    """Equality that tells 1, 1.0 and True apart, and key order."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(TRICKY)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.sampled_from(TRICKY), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(min_size=1, max_size=8), _JSON, min_size=1, max_size=4))
+def test_what_is_dumped_reads_back_exactly(document: dict[str, object]) -> None:
+    """Whichever writer wrote it, a dumped document reads back with its types and key order."""
+    (read,) = load_documents(dump_document(document))
+    assert exact(read) == exact(document)
+
+
+def test_the_fast_writer_writes_exported_documents_and_hands_over_the_rest() -> None:
+    plain = {"a": "yes", "b": "0777", "c": [1, 1.5, True, None], "d": {"e": "1e3"}}
+    text = dump_document(plain)
+    assert text == _fast_dump(plain)
+    assert fast_document(text) == plain  # and the reader's fast path reads it back
+    for awkward in ({"wide": 2**70}, {"kept": "a\n\n"}, {"tab": "a\tb"}):
+        text = dump_document(awkward)
+        assert exact(load_documents(text)[0]) == exact(awkward)

@@ -150,14 +150,28 @@ async def _each_scope(
 def _placeholders(
     value: Any, name: str, path: JSONPath, secret_key: bool, found: list[SecretPlaceholder]
 ) -> Any:
-    """`value` with masked values, and values below a secret-looking key, as references."""
+    """`value` with masked values, and values below a secret-looking key, as references.
+
+    Copy on write: what holds no placeholder is `value`'s own.
+    """
     if isinstance(value, dict):
-        return {
-            k: _placeholders(v, name, (*path, k), secret_key or looks_secret(k), found)
-            for k, v in value.items()
-        }
+        out: dict[str, Any] | None = None
+        for k, v in value.items():
+            new = _placeholders(v, name, (*path, k), secret_key or looks_secret(k), found)
+            if new is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [_placeholders(v, name, (*path, i), secret_key, found) for i, v in enumerate(value)]
+        items: list[Any] | None = None
+        for i, v in enumerate(value):
+            new = _placeholders(v, name, (*path, i), secret_key, found)
+            if new is not v:
+                if items is None:
+                    items = list(value)
+                items[i] = new
+        return value if items is None else items
     if is_masked(value):
         reason = PlaceholderReason.MASKED
     # Empty and null hold nothing, and a flag (`is_set_password: false`) holds no credential;

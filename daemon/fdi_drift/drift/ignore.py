@@ -183,6 +183,12 @@ def prune(value: JSONValue, rules: IgnoreRules) -> JSONValue:
     """`value` without the paths `rules` match (never the root itself)."""
     if not rules.patterns:
         return value
+    if rules._last_keys is not None:  # writing the JSON costs a tenth of walking the tree
+        try:
+            if not rules.may_prune(orjson.dumps(value)):
+                return value
+        except TypeError:  # an integer wider than 64 bits: walk
+            pass
     return _prune(value, rules._automaton, 0)
 
 

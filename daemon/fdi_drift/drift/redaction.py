@@ -21,6 +21,7 @@ _WORD_BREAK = re.compile(r"[^a-z0-9]+")
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)  # documents repeat a few hundred keys thousands of times
 def looks_secret(key: str) -> bool:
     """Whether a key names something that may hold a credential."""
     squashed = key.lower().replace("_", "").replace("-", "")
