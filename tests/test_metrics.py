@@ -220,3 +220,23 @@ def test_a_scrape_does_not_render_the_resources_again(monkeypatch: pytest.Monkey
     assert b'fdi_drift_resource_drifted{kind="FdiTask"' in first
     sample = b"fdi_drift_api_requests_total{"  # the process-level part is rendered live
     assert sample in second and sample not in first
+
+
+def test_a_quiet_cycle_serves_the_text_already_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statuses unchanged since the last cycle are not rendered again; a changed one is."""
+    metrics = DaemonMetrics(CollectorRegistry(), version="x")
+    renders: list[int] = []
+    render = metrics_module._SnapshotCollector.render
+
+    def counted(self: metrics_module._SnapshotCollector) -> bytes:
+        renders.append(1)
+        return render(self)
+
+    monkeypatch.setattr(metrics_module._SnapshotCollector, "render", counted)
+    drifted = status("a", Status.DRIFTED, changes=1)
+    metrics.observe_cycle(report(drifted))
+    metrics.observe_cycle(report(drifted))
+    assert len(renders) == 1
+    metrics.observe_cycle(report(status("a", Status.IN_SYNC)))
+    assert len(renders) == 2
+    assert b'status="in_sync"} 1.0' in metrics.exposition()

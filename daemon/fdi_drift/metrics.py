@@ -300,9 +300,14 @@ class DaemonMetrics:
         self.api_duration.labels(region=region, service=service, method=method).observe(seconds)
 
     def observe_cycle(self, report: CycleReport) -> None:
-        """Publish a finished cycle, rendering its per-resource series once for every scrape."""
-        self._snapshot.report = report
-        self._rendered = self._snapshot.render()
+        """Publish a finished cycle, rendering its per-resource series once for every scrape.
+
+        A quiet cycle's statuses are the previous cycle's (the engine keeps them while nothing
+        changed), so their text is too: it is rendered again only when a status changed.
+        """
+        previous, self._snapshot.report = self._snapshot.report, report
+        if previous is None or previous.statuses != report.statuses:
+            self._rendered = self._snapshot.render()
         self.cycle_duration.observe(max(0.0, report.finished_at - report.started_at))
         if report.complete:
             self.last_success.set(report.finished_at)
