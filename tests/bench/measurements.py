@@ -124,7 +124,7 @@ def run(tasks: int, data: Path | None) -> tuple[list[Row], list[str]]:
         emulator = stack.enter_context(Emulator.start(fleet.seeds, TOKEN, work / "emulator.log"))
         rate = RequestRate(emulator.url)
         stack.callback(rate.close)
-        cache_dir = work / "cache" if accepts_cache_dir(work) else None
+        cache_dir = work / "cache" if accepts_cache_dir(work / "cache") else None
         bench = Bench(fleet, work, emulator, rate, cache_dir, answer_size(emulator))
         rows = [*starts_and_cycles(bench), *one_shots(bench)]
         rows.insert(2, peak_rss_row(bench))
@@ -140,14 +140,17 @@ def answer_size(emulator: Emulator) -> int:
     return len(answer.content)
 
 
-def accepts_cache_dir(work: Path) -> bool:
-    """Whether the code under test knows the `cache_dir` key (a parse cache across restarts)."""
+def accepts_cache_dir(cache: Path) -> bool:
+    """Whether the code under test knows the `cache_dir` key (a parse cache across restarts).
+
+    The directory is made first (empty), in case the setting wants one that exists.
+    """
+    cache.mkdir()
     mapping = {"auth": {"token_env": "T"}}
-    settings_from_mapping(mapping, base_dir=work, environ={"T": "t"})  # the probe itself is sound
+    environ = {"T": "t"}
+    settings_from_mapping(mapping, base_dir=cache, environ=environ)  # the probe itself is sound
     try:
-        settings_from_mapping(
-            {**mapping, "cache_dir": str(work / "cache")}, base_dir=work, environ={"T": "t"}
-        )
+        settings_from_mapping({**mapping, "cache_dir": str(cache)}, base_dir=cache, environ=environ)
     except ConfigError:
         return False
     return True
