@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -25,13 +26,14 @@ from tests.bench.per_task import INSTANCE, PROJECT, big_answer
 from tests.bench.processes import CLI, Emulator
 
 SECOND_INSTANCE = "2b9c4d1e-6f0a-4b3c-8d2e-7a1f5c9e0b34"
+SCOPE = f"{PROJECT}/{INSTANCE}"  # the first instance, as `export --scope` names it
 CHECKED = 1000  # tasks declared in the tree `check` and the naive peer load
 TOKEN = "bench-token"
-FORMAT = 2  # bump when the layout changes, so that a cached --data directory is rebuilt
+FORMAT = 1  # bump when the layout changes, so that a cached --data directory is rebuilt
 _TEMPLATE_NAME = "bench-template-task"
 _TEMPLATE_ID = "feedfacefeedfacefeedfacefeedface"
-SCOPE = f"{PROJECT}/{INSTANCE}"  # the first instance, as `export --scope` names it
-_GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@127.0.0.1"]
+_GIT_SETTINGS = ("user.name=bench", "user.email=bench@127.0.0.1", "commit.gpgsign=false")
+_GIT = ["git", *(part for setting in _GIT_SETTINGS for part in ("-c", setting))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +103,14 @@ def build_fleet(tasks: int, data: Path | None) -> Fleet:
     return made
 
 
-def _named(answer: dict[str, object], index: int | None) -> bytes:
-    task = dict(answer["task"])  # type: ignore[call-overload]
+def _named(answer: dict[str, Any], index: int | None) -> bytes:
+    task = dict(answer["task"])
     task["task_id"] = _TEMPLATE_ID if index is None else task_id(index)
     task["task_name"] = _TEMPLATE_NAME if index is None else task_name(index)
     return orjson.dumps({**answer, "task": task})
 
 
-def _write_seeds(made: Fleet, answer: dict[str, object]) -> None:
+def _write_seeds(made: Fleet, answer: dict[str, Any]) -> None:
     for instance in {made.instance_of(i) for i in range(made.tasks)}:
         (made.seeds / PROJECT / instance).mkdir(parents=True)
     for index in range(made.tasks):
@@ -116,7 +118,7 @@ def _write_seeds(made: Fleet, answer: dict[str, object]) -> None:
         (folder / f"{task_id(index)}.json").write_bytes(_named(answer, index))
 
 
-def _exported_template(root: Path, answer: dict[str, object]) -> tuple[Path, str]:
+def _exported_template(root: Path, answer: dict[str, Any]) -> tuple[Path, str]:
     """What `fdi-drift export` writes for one task: its path under --out, and its text."""
     with tempfile.TemporaryDirectory(dir=root) as scratch:
         work = Path(scratch)
@@ -130,13 +132,15 @@ def _exported_template(root: Path, answer: dict[str, object]) -> tuple[Path, str
                 f"iam: '{emulator.url}'}}\nauth: {{token_env: FDI_DRIFT_BENCH_TOKEN}}\n"
             )
             out = work / "out"
-            subprocess.run(
+            exported = subprocess.run(
                 [*CLI, "export", "-c", str(config), "--out", str(out), "--scope", SCOPE],
-                check=True,
                 capture_output=True,
+                text=True,
                 env=emulator.environment(),
                 timeout=120,
             )
+            if exported.returncode != 0:
+                raise RuntimeError(f"export of the template task failed:\n{exported.stderr}")
         (written,) = out.rglob("*.yaml")
         return written.relative_to(out), written.read_text(encoding="utf-8")
 
@@ -157,7 +161,7 @@ def _write_desired(made: Fleet, relative: Path, text: str) -> None:
             path = tree / where
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body, encoding="utf-8")
-        if index == 0:
+        if index == made.tasks - 1:  # in the second instance: every substitution made
             resource, problems = parse_resource_text(where.name, body)
             if resource is None:
                 raise AssertionError(f"a generated desired file is invalid: {problems}")

@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 
 def big_answer() -> bytes:
-    """A realistic ~29 KB GET answer: the seed 000 task with a wide target table."""
+    """A realistic ~27 KB GET answer: the seed 000 task with a wide target table."""
     path = next(SAMPLES.rglob("15366328208d4d77b76532fe9f4006a6.json"))
     answer = json.loads(path.read_text())
     detail = json.loads(answer["task_detail"])
@@ -114,6 +114,7 @@ async def per_await(function: Callable[[], Awaitable[object]], *, seconds: float
 
 
 async def bench_document() -> None:
+    """Print what judging one task costs, beside json.loads and the naive way."""
     answer = big_answer()
     resource = desired_for(answer)
     engine = Engine({}, {FDI_TASK: SPEC}, offload=_inline)
