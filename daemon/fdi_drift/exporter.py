@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from fdi_drift.desired_state import API_VERSION, parse_resource_text
 from fdi_drift.drift.document import is_masked
 from fdi_drift.drift.ignore import compile_ignore, prune
@@ -95,7 +97,8 @@ async def export_resources(
             # What the kind ignores anyway (cursors) would only be noise in the file.
             spec = prune(specs[kind].export_spec(document), default_ignore)
             found: list[SecretPlaceholder] = []
-            spec = _placeholders(spec, entry.name, (), False, found)
+            if _may_hold_secrets(spec):
+                spec = _placeholders(spec, entry.name, (), False, found)
             metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
             if scope.instance_id:
                 metadata["instance_id"] = scope.instance_id
@@ -145,6 +148,25 @@ async def _each_scope(
         else:
             found[(kind, scope)] = None
     return list(found)
+
+
+_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)":')
+
+
+def _may_hold_secrets(spec: Any) -> bool:
+    """False when no value of `spec` is masked and no key looks secret: its JSON text says so
+    in a fraction of the time a walk over every value takes."""
+    try:
+        text = orjson.dumps(spec)
+    except TypeError:  # an integer wider than 64 bits: walk
+        return True
+    if b'"***' in text:
+        return True
+    try:
+        keys = {orjson.loads(b'"' + m.group(1) + b'"') for m in _KEY.finditer(text)}
+    except orjson.JSONDecodeError:
+        return True
+    return any(looks_secret(key) for key in keys)
 
 
 def _placeholders(
