@@ -59,9 +59,11 @@ class Runtime:
         self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
         # Each target its own credentials and one client per service the managed kinds use.
+        # One pool connection per concurrent read the engine may start, so none queues.
+        client = replace(settings.client, max_connections=settings.engine.concurrency)
         self.fleet = Fleet(
             settings.targets,
-            policy=settings.client,
+            policy=client,
             transport=transport,
             observer=lambda target: functools.partial(
                 self.metrics.observe_request, region=target.region
