@@ -62,9 +62,11 @@ class Runtime:
         shard = settings.shard
         self.metrics.observe_shard(shard.index, shard.count)
         # The API's rate limit is the account's: the replicas of a sharded daemon share it.
+        # One pool connection per concurrent read the engine may start, so none queues.
         self.client_policy = replace(
             settings.client,
             rate_limit_per_second=settings.client.rate_limit_per_second / shard.count,
+            max_connections=settings.engine.concurrency,
         )
         # Each target its own credentials and one client per service the managed kinds use.
         self.fleet = Fleet(

@@ -1,10 +1,13 @@
-"""Test doubles for the cloud client: a clock moved by hand and scripted transports."""
+"""Test doubles for the cloud client: clocks that tests or sleepers move, scripted transports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+import heapq
+import itertools
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -12,6 +15,7 @@ import orjson
 from fdi_drift.cloud.client import ApiClient, ClientPolicy
 
 BASE_URL = "https://roma.example.test"
+T = TypeVar("T")
 
 
 class FakeTime:
@@ -71,7 +75,7 @@ class Script:
 
 def make_api(
     handler: Callable[[httpx.Request], Any],
-    fake: FakeTime,
+    fake: FakeTime | VirtualTime,
     *,
     jitter: Iterable[float] | None = None,
     **options: Any,
@@ -94,3 +98,41 @@ def make_api(
         jitter=(lambda: next(draws)) if draws is not None else (lambda: 1.0),
         **options,
     )
+
+
+class VirtualTime:
+    """A clock for many concurrent sleepers: when every task waits, time jumps to the next wake.
+
+    `run` drives the calls to their end; nothing really sleeps, and no wake-up is early or late.
+    """
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._count = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._count), wake))
+        await wake
+
+    async def run(self, *calls: Awaitable[T]) -> list[T]:
+        """Run `calls` concurrently on this clock; their results, in order."""
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        ended: list[object] = []
+        for task in tasks:
+            task.add_done_callback(ended.append)
+        while True:
+            for _ in range(100_000):
+                if len(self._sleepers) + len(ended) == len(tasks):
+                    break
+                await asyncio.sleep(0)
+            else:
+                raise AssertionError("a task waits on something other than this clock")
+            if not self._sleepers:
+                return [task.result() for task in tasks]
+            self.now, _, wake = heapq.heappop(self._sleepers)
+            wake.set_result(None)

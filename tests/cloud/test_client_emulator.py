@@ -1,17 +1,35 @@
-"""The base client against the emulator's hostile faults: drips, cuts, lost answers, refusals."""
+"""The base client against the emulator's hostile faults: drips, cuts, lost answers, refusals.
+
+The faults that need a socket are tried over each transport the client may use for real
+endpoints (the `transport_name` fixture).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 
 import httpx
 import pytest
 
 from fdi_drift.cloud.auth import StaticToken, TokenAuth
-from fdi_drift.cloud.client import MAYBE_PROCESSED, ApiClient, ClientPolicy, RetryPolicy
+from fdi_drift.cloud.client import (
+    MAYBE_PROCESSED,
+    Answer,
+    ApiClient,
+    ClientPolicy,
+    RetryPolicy,
+    recording_answers,
+)
 from fdi_drift.emulator.app import Emulator
-from fdi_drift.errors import OutcomeUnknownError, TransportError
+from fdi_drift.errors import (
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    TransportError,
+)
 from tests.cloud.fakes import FakeTime
+from tests.cloud.sockets import network_transport
 from tests.conftest import INSTANCE, PROJECT, TOKEN
 from tests.emulator.served import DEADLINE_SECONDS, served
 from tests.processes import free_port
@@ -41,14 +59,20 @@ def client(
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 2.0,
     attempts: int = 3,
+    max_response_bytes: int = ClientPolicy().max_response_bytes,
 ) -> ApiClient:
     """An ApiClient sending TOKEN, whose retry sleeps are recorded instead of waited."""
+    policy = ClientPolicy(
+        timeout=timeout,
+        retry=RetryPolicy(attempts=attempts),
+        max_response_bytes=max_response_bytes,
+    )
     return ApiClient(
         service="fdi",
         base_url=base_url,
         auth=TokenAuth(StaticToken(TOKEN, "the test token")),
         transport=transport,
-        policy=ClientPolicy(timeout=timeout, retry=RetryPolicy(attempts=attempts)),
+        policy=policy,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
         jitter=lambda: 1.0,
@@ -79,13 +103,19 @@ def composite_names(emulator: Emulator) -> list[str]:
     return [str(c.task["task_name"]) for c in emulator.store.composite_tasks(PROJECT, INSTANCE)]
 
 
-async def test_dripping_answer_ends_at_the_total_deadline(emulator: Emulator) -> None:
+async def test_dripping_answer_ends_at_the_total_deadline(
+    emulator: Emulator, transport_name: str
+) -> None:
     """Headers then a byte every 200 ms cannot outlast a 0.5 s timeout: TransportError, no hang."""
     emulator.faults.inject(
         method="GET", path="/tasks$", status=200, body={"pad": "x" * 2000}, drip_ms=200, times=2
     )
     clock = FakeTime()
-    async with served(emulator) as url, client(url, clock, timeout=0.5, attempts=2) as api:
+    transport = network_transport(transport_name)
+    async with (
+        served(emulator) as url,
+        client(url, clock, transport=transport, timeout=0.5, attempts=2) as api,
+    ):
         with pytest.raises(TransportError) as caught:
             await guarded(api, "GET", TASKS)
         # The attempts cut short left the pool fit for the next request.
@@ -125,10 +155,13 @@ async def test_write_answered_500_is_not_sent_twice(emulator: Emulator) -> None:
     assert clock.sleeps == []
 
 
-async def test_write_cut_mid_answer_is_not_sent_twice(emulator: Emulator) -> None:
+async def test_write_cut_mid_answer_is_not_sent_twice(
+    emulator: Emulator, transport_name: str
+) -> None:
     """A create whose answer is cut after 5 bytes over a socket: OutcomeUnknownError, one POST."""
     emulator.faults.inject(method="POST", path="/multi-tasks$", status=None, cut_after=5)
-    async with served(emulator) as url, client(url, FakeTime()) as api:
+    transport = network_transport(transport_name)
+    async with served(emulator) as url, client(url, FakeTime(), transport=transport) as api:
         with pytest.raises(OutcomeUnknownError) as caught:
             await guarded(api, "POST", MULTI_TASKS, composite("cut-answer"))
     assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
@@ -150,13 +183,60 @@ async def test_throttled_write_is_retried(emulator: Emulator) -> None:
     assert composite_names(emulator) == ["throttled-once"]
 
 
-async def test_refused_write_is_retried_then_raises_transport_error() -> None:
+async def test_refused_write_is_retried_then_raises_transport_error(transport_name: str) -> None:
     """A write to a closed port never left: retried per policy, then a plain TransportError."""
     clock = FakeTime()
-    async with client(f"http://127.0.0.1:{free_port()}", clock, attempts=3) as api:
+    url = f"http://127.0.0.1:{free_port()}"
+    transport = network_transport(transport_name)
+    async with client(url, clock, transport=transport, attempts=3) as api:
         with pytest.raises(TransportError) as caught:
             await guarded(api, "POST", MULTI_TASKS, composite("refused"))
     assert type(caught.value) is TransportError
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert "(after 3 attempts)" in str(caught.value)
     assert len(clock.sleeps) == 2
+
+
+async def test_compressed_answer_over_the_limit_is_refused(
+    emulator: Emulator, transport_name: str
+) -> None:
+    """2 KiB of gzip that decode to 2 MiB pass a 1 MiB limit on the wire, not once decoded."""
+    bomb = gzip.compress(b" " * 2 * 1024 * 1024)
+    emulator.faults.inject(
+        method="GET",
+        path="/tasks$",
+        status=200,
+        body=bomb,
+        raw=True,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    transport = network_transport(transport_name)
+    async with (
+        served(emulator) as url,
+        client(url, FakeTime(), transport=transport, max_response_bytes=1024 * 1024) as api,
+    ):
+        with pytest.raises(MalformedResponseError, match="larger than 1048576 bytes"):
+            await guarded(api, "GET", TASKS)
+        # The connection dropped with the unread rest left the client fit for the next request.
+        listed = await guarded(api, "GET", TASKS)
+    assert isinstance(listed, dict) and listed["total"] == 2
+    assert [r.method for r in emulator.requests if r.path == TASKS] == ["GET", "GET"]
+
+
+async def test_answers_and_failures_carry_the_gateways_request_id(
+    emulator: Emulator, transport_name: str
+) -> None:
+    """The X-Request-Id of each answer over the socket is recorded and named by the error."""
+    emulator.faults.inject(
+        method="GET", path="/tasks/gone$", status=404, headers={"X-Request-Id": "req-404-a1"}
+    )
+    transport = network_transport(transport_name)
+    async with served(emulator) as url, client(url, FakeTime(), transport=transport) as api:
+        with recording_answers() as answers:
+            await guarded(api, "GET", TASKS)
+            with pytest.raises(NotFoundError) as caught:
+                await guarded(api, "GET", f"{TASKS}/gone")
+    assert caught.value.request_id == "req-404-a1"
+    listed, gone = answers
+    assert listed.status == 200 and listed.request_id == emulator.requests[0].request_id != ""
+    assert gone == Answer(f"GET {TASKS}/gone", 404, "req-404-a1")

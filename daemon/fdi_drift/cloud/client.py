@@ -24,8 +24,10 @@ is a write, retried only when the service certainly never saw it. Failures becom
     2xx that is not JSON                    MalformedResponseError
     an answer over max_response_bytes       MalformedResponseError  OutcomeUnknownError
 
-"Before sending" is known from httpcore's trace events; over a transport that does not trace
-(ASGI, mock), a request handed to the transport counts as maybe processed.
+"Before sending" is known from the transport's trace events (httpcore's, or the same names
+from cloud/transports.py over aiohttp); over a transport that does not trace (ASGI, mock), a
+request handed to the transport counts as maybe processed. Without an injected transport the
+client reaches its endpoint through `transports.network`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from typing import Protocol, Self
 import httpx
 import orjson
 
+from fdi_drift.cloud.transports import network, pool_limits
 from fdi_drift.errors import (
     ApiError,
     AuthError,
@@ -153,6 +156,8 @@ class ClientPolicy:
     `timeout` bounds each attempt as a whole (connect, send, headers, body), not just each
     network operation; `max_response_bytes` the size of an answer; `rate_limit_per_second` is
     shared by all requests of one client; `ca_bundle` replaces the system's trusted CAs.
+    `max_connections` bounds the connection pool: the composition root sets it to the
+    engine's concurrency, so that reads never queue for a connection and no more are opened.
     """
 
     timeout: float = field(
@@ -162,6 +167,11 @@ class ClientPolicy:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limit_per_second: float = field(default=20.0, metadata={"minimum": 0.1})
     ca_bundle: Path | None = None
+    max_connections: int = field(default=16, metadata={"setting": None})
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1:  # aiohttp reads 0 as "no limit"
+            raise ValueError(f"max_connections must be at least 1, got {self.max_connections}")
 
     @property
     def verify(self) -> bool | str:
@@ -258,7 +268,7 @@ class _Failure:
 
 
 class _Progress:
-    """How far one attempt got: told by httpx's request hook and httpcore's trace events.
+    """How far one attempt got: told by httpx's request hook and the transport's trace events.
 
     It is the attempt's `trace` extension, so the hook finds it on the request it is handed.
     """
@@ -321,12 +331,17 @@ class ApiClient:
         self._jitter = jitter
         self._clock = clock
         self._limiter = RateLimiter(policy.rate_limit_per_second, monotonic=monotonic, sleep=sleep)
+        verify = tls_verify(policy.verify)
+        connections = policy.max_connections
+        if transport is None:
+            transport = network(verify=verify, max_connections=connections)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
             transport=transport,
             timeout=httpx.Timeout(policy.timeout),
-            verify=tls_verify(policy.verify),
+            verify=verify,
+            limits=pool_limits(connections),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             event_hooks={"request": [_handed_over]},
         )
