@@ -107,10 +107,12 @@ def test_another_release_never_reads_these_entries_and_old_ones_go(
     root = tree(tmp_path / "tree", files(2))
     cache = tmp_path / "cache"
     DesiredStateLoader(root, cache_dir=cache).load()
-    (old,) = cache.iterdir()
+    desired_cache.Verdicts(cache).save({"k": ("live", "desired")})
     day_ago = time.time() - 86_401
-    os.utime(old, (day_ago, day_ago))
+    for old in cache.iterdir():
+        os.utime(old, (day_ago, day_ago))
     monkeypatch.setattr(desired_cache, "code_digest", lambda: "another-release")
+    assert desired_cache.Verdicts(cache).known == {}  # another release's verdicts are not read
     loader = DesiredStateLoader(root, cache_dir=cache)
     loader.load()
     assert loader._disk is not None and loader._disk.hits == 0

@@ -127,15 +127,20 @@ class ParseCache:
             namespaces = [
                 n
                 for n in os.scandir(self.directory)
-                if n.name.startswith("desired-") and n.path != str(self.namespace)
+                if n.name.startswith(("desired-", "verdicts-")) and n.path != str(self.namespace)
             ]
         except OSError:
             return 0
+        current = f"verdicts-{code_digest()}-"
         for namespace in namespaces:
             try:
-                if not namespace.is_dir(follow_symlinks=False):
-                    continue
                 if namespace.stat(follow_symlinks=False).st_mtime > cutoff:
+                    continue
+                if namespace.name.startswith("verdicts-"):  # another release's verdicts
+                    if not namespace.name.startswith(current):
+                        removed += _remove(Path(namespace.path))
+                    continue
+                if not namespace.is_dir(follow_symlinks=False):
                     continue
                 for root, directories, files in os.walk(namespace.path, topdown=False):
                     for name in files:
@@ -180,3 +185,55 @@ def _remove(path: Path) -> int:
     except OSError:
         return 0
     return 1
+
+
+class Verdicts:
+    """The in-sync verdicts of the last cycle, kept across restarts: `key -> (live, desired)`.
+
+    A restarted daemon reads every resource again; one whose answer and declaration hash as
+    they did when it was last judged in sync is in sync again without being decoded and
+    compared (0.8 ms a task). The file is namespaced by the code digest like the parse cache,
+    written by rename, and anything unreadable in it is simply not used.
+    """
+
+    def __init__(self, directory: Path, shard: int = 0) -> None:
+        """One file per shard, should replicas share a directory."""
+        self.path = directory / f"verdicts-{code_digest()}-{shard}.json"
+        self._written: bytes = b""
+        self.known: dict[str, tuple[str, str]] = {}
+        try:
+            with self.path.open("rb") as stored:
+                loaded = orjson.loads(stored.read(_MAX_ENTRY_BYTES))
+        except (OSError, orjson.JSONDecodeError):
+            return
+        if isinstance(loaded, dict):
+            self.known = {
+                key: (pair[0], pair[1])
+                for key, pair in loaded.items()
+                if isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(part, str) for part in pair)
+            }
+
+    def save(self, in_sync: dict[str, tuple[str, str]]) -> None:
+        """Replace the stored verdicts; a failure is logged and changes nothing else."""
+        data = orjson.dumps(in_sync, option=orjson.OPT_SORT_KEYS)
+        if data == self._written:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-")
+            try:
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(data)
+                Path(temporary).replace(self.path)
+            except BaseException:
+                Path(temporary).unlink()
+                raise
+        except OSError as error:
+            log.warning(
+                "the verdicts cannot be kept in the cache directory",
+                extra={"cache_dir": str(self.path.parent), "error": error.strerror or str(error)},
+            )
+            return
+        self._written = data

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from fdi_drift.desired_cache import Verdicts
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import Match, diff, match
 from fdi_drift.drift.model import (
@@ -86,11 +87,13 @@ class Engine:
         offload: Offload = asyncio.to_thread,
         place: Callable[[str], Placement] = lambda project_id: Placement(),
         shard: Shard | None = None,
+        verdicts: Verdicts | None = None,
     ) -> None:
         """`place` tells a project's region and account, which every status carries; `shard`
         which resources this engine checks (None: all of them)."""
         self._drivers = drivers
         self._shard = shard or Shard()
+        self._verdicts = verdicts
         self._place = place
         self._specs = specs
         self._semaphore = asyncio.Semaphore(config.concurrency)
@@ -134,6 +137,7 @@ class Engine:
             key=lambda s: (s.key.kind, s.key.project_id, s.key.instance_id, s.key.name, s.key.id),
         )
         self._forget(r.key for r in tree.resources if self._shard.owns(r.key))
+        self._keep_verdicts()
         report = CycleReport(
             revision=tree.revision,
             started_at=started,
@@ -273,6 +277,8 @@ class Engine:
             status = self._status(
                 resource, judged.status, judged.reason, entry.id, judged.changes, live.digest
             )
+        elif memo is None and self._judged_in_sync(resource.key, live.digest, fingerprint):
+            status = self._status(resource, Status.IN_SYNC, "", entry.id, (), live.digest)
         else:
             stage = "decoding"
             try:
@@ -298,6 +304,24 @@ class Engine:
                 status = self._status(resource, Status.DRIFTED, "", entry.id, changes, live.digest)
         self._memo[resource.key] = _Memo(entry.id, entry.version, live.digest, fingerprint, status)
         return status
+
+    def _judged_in_sync(self, key: ResourceKey, digest: str, fingerprint: str) -> bool:
+        """Whether a previous process judged these very hashes in sync (see Verdicts)."""
+        verdicts = self._verdicts
+        return verdicts is not None and verdicts.known.get(_verdict_key(key)) == (
+            digest,
+            fingerprint,
+        )
+
+    def _keep_verdicts(self) -> None:
+        if self._verdicts is not None:
+            self._verdicts.save(
+                {
+                    _verdict_key(key): (memo.digest, memo.fingerprint)
+                    for key, memo in self._memo.items()
+                    if memo.status.status is Status.IN_SYNC
+                }
+            )
 
     def _past_deadline(self) -> str:
         return f"did not finish within the cycle's deadline ({self._cycle_timeout:g}s)"
@@ -376,6 +400,10 @@ class Engine:
                 "counts": {s.value: report.count(s) for s in Status if report.count(s)},
             },
         )
+
+
+def _verdict_key(key: ResourceKey) -> str:
+    return "/".join((key.kind, key.project_id, key.instance_id, key.name, key.id))
 
 
 def _account(error: Exception, stage: str, subject: object) -> str:

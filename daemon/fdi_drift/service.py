@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fdi_drift import windows
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
+from fdi_drift.desired_cache import Verdicts
 from fdi_drift.desired_state import DEFAULT_MAX_FILE_BYTES, DesiredStateLoader, DesiredTree
 from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
 from fdi_drift.engine import Engine
@@ -89,6 +90,9 @@ class Runtime:
             clock=clock,
             place=self.fleet.placement,
             shard=shard,  # the reconciler writes only what the engine reports: the shard's own
+            verdicts=None
+            if settings.cache_dir is None
+            else Verdicts(settings.cache_dir, shard.index),
         )
         limit = settings.desired_state_max_file_bytes
         self.loader = DesiredStateLoader(
