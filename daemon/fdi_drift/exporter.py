@@ -22,14 +22,14 @@ import orjson
 
 from fdi_drift.desired_state import API_VERSION, parse_resource_text
 from fdi_drift.drift.document import is_masked
-from fdi_drift.drift.ignore import compile_ignore, prune
+from fdi_drift.drift.ignore import IgnoreRules, compile_ignore, prune
 from fdi_drift.drift.model import JSONValue, Kind
 from fdi_drift.drift.model import Path as JSONPath
 from fdi_drift.drift.pointer import format_pointer
 from fdi_drift.drift.redaction import looks_secret
 from fdi_drift.drift.secret_ref import make_reference, placeholder
 from fdi_drift.errors import DesiredStateError
-from fdi_drift.kinds.contract import KindDriver, KindSpec, Scope
+from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveEntry, Scope
 from fdi_drift.yaml_documents import dump_document
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -84,42 +84,22 @@ async def export_resources(
     semaphore = asyncio.Semaphore(concurrency)
     planned: list[tuple[ExportedFile, str]] = []
     for kind, scope in await _each_scope(drivers, specs, targets):
-        driver = drivers[kind]
         default_ignore = compile_ignore(specs[kind].default_ignore)
-        entries = await driver.list(scope)
+        entries = await drivers[kind].list(scope)
 
-        async def one(live_id: str, kind: Kind = kind, scope: Scope = scope) -> JSONValue:
+        async def one(
+            entry: LiveEntry,
+            kind: Kind = kind,
+            scope: Scope = scope,
+            default_ignore: IgnoreRules = default_ignore,
+        ) -> tuple[ExportedFile, str]:
+            # Each file is made as soon as its resource is read, so that only texts wait for
+            # the last read: thousands of decoded documents held at once cost gigabytes.
             async with semaphore:
-                return (await drivers[kind].read(scope, live_id)).decode().value
+                document = (await drivers[kind].read(scope, entry.id)).decode().value
+            return _exported(kind, scope, entry, document, specs, default_ignore, out)
 
-        documents = await asyncio.gather(*(one(entry.id) for entry in entries))
-        for entry, document in zip(entries, documents, strict=True):
-            # What the kind ignores anyway (cursors) would only be noise in the file.
-            spec = prune(specs[kind].export_spec(document), default_ignore)
-            found: list[SecretPlaceholder] = []
-            if _may_hold_secrets(spec):
-                spec = _placeholders(spec, entry.name, (), False, found)
-            metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
-            if scope.instance_id:
-                metadata["instance_id"] = scope.instance_id
-            metadata["id"] = entry.id
-            resource = {
-                "apiVersion": API_VERSION,
-                "kind": str(kind),
-                "metadata": metadata,
-                "spec": spec,
-            }
-            folders = (scope.project_id, scope.instance_id or "drs-jobs")
-            relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
-            path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
-            text = dump_document(resource)
-            _, problems = parse_resource_text(path.name, text, specs)
-            if problems:
-                raise DesiredStateError(
-                    f"{kind} {entry.name} ({entry.id}) cannot be exported as valid desired state",
-                    tuple(str(p) for p in problems),
-                )
-            planned.append((ExportedFile(path, kind, entry.name, tuple(found)), text))
+        planned.extend(await asyncio.gather(*(one(entry) for entry in entries)))
     existing = [str(item.path) for item, _ in planned if item.path.exists()]
     if existing and not force:
         raise DesiredStateError(
@@ -132,6 +112,45 @@ async def export_resources(
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(item.path)
     return [item for item, _ in planned]
+
+
+def _exported(
+    kind: Kind,
+    scope: Scope,
+    entry: LiveEntry,
+    document: JSONValue,
+    specs: Mapping[Kind, KindSpec],
+    default_ignore: IgnoreRules,
+    out: Path,
+) -> tuple[ExportedFile, str]:
+    """The file one live resource exports to, and its text; DesiredStateError when the text
+    would not be valid desired state."""
+    # What the kind ignores anyway (cursors) would only be noise in the file.
+    spec = prune(specs[kind].export_spec(document), default_ignore)
+    found: list[SecretPlaceholder] = []
+    if _may_hold_secrets(spec):
+        spec = _placeholders(spec, entry.name, (), False, found)
+    metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
+    if scope.instance_id:
+        metadata["instance_id"] = scope.instance_id
+    metadata["id"] = entry.id
+    resource = {
+        "apiVersion": API_VERSION,
+        "kind": str(kind),
+        "metadata": metadata,
+        "spec": spec,
+    }
+    folders = (scope.project_id, scope.instance_id or "drs-jobs")
+    relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
+    path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
+    text = dump_document(resource)
+    _, problems = parse_resource_text(path.name, text, specs)
+    if problems:
+        raise DesiredStateError(
+            f"{kind} {entry.name} ({entry.id}) cannot be exported as valid desired state",
+            tuple(str(p) for p in problems),
+        )
+    return ExportedFile(path, kind, entry.name, tuple(found)), text
 
 
 async def _each_scope(
@@ -162,9 +181,12 @@ def _may_hold_secrets(spec: Any) -> bool:
         return True
     if b'"***' in text:
         return True
+    written = set(_KEY.findall(text))  # the distinct keys as JSON writes them: a few hundred
     try:
-        keys = {orjson.loads(b'"' + m.group(1) + b'"') for m in _KEY.finditer(text)}
-    except orjson.JSONDecodeError:
+        keys = [
+            orjson.loads(b'"' + key + b'"') if b"\\" in key else key.decode() for key in written
+        ]
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
         return True
     return any(looks_secret(key) for key in keys)
 
