@@ -201,9 +201,8 @@ def test_every_series_of_a_resource_carries_its_shard() -> None:
             assert dict(labels_of)["shard"] == "2", name
 
 
-def test_a_scrape_does_not_render_the_resources_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The per-resource text is rendered once per published cycle, never per scrape."""
-    metrics = DaemonMetrics(CollectorRegistry(), version="x")
+def counted_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each render of the per-resource text."""
     renders: list[int] = []
     render = metrics_module._SnapshotCollector.render
 
@@ -212,6 +211,13 @@ def test_a_scrape_does_not_render_the_resources_again(monkeypatch: pytest.Monkey
         return render(self)
 
     monkeypatch.setattr(metrics_module._SnapshotCollector, "render", counted)
+    return renders
+
+
+def test_a_scrape_does_not_render_the_resources_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-resource text is rendered once per published cycle, never per scrape."""
+    metrics = DaemonMetrics(CollectorRegistry(), version="x")
+    renders = counted_renders(monkeypatch)
     metrics.observe_cycle(report(status("a", Status.DRIFTED, changes=1)))
     first = metrics.exposition()
     metrics.observe_request("fdi", "GET", "200", 0.1)
@@ -225,14 +231,7 @@ def test_a_scrape_does_not_render_the_resources_again(monkeypatch: pytest.Monkey
 def test_a_quiet_cycle_serves_the_text_already_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
     """Statuses unchanged since the last cycle are not rendered again; a changed one is."""
     metrics = DaemonMetrics(CollectorRegistry(), version="x")
-    renders: list[int] = []
-    render = metrics_module._SnapshotCollector.render
-
-    def counted(self: metrics_module._SnapshotCollector) -> bytes:
-        renders.append(1)
-        return render(self)
-
-    monkeypatch.setattr(metrics_module._SnapshotCollector, "render", counted)
+    renders = counted_renders(monkeypatch)
     drifted = status("a", Status.DRIFTED, changes=1)
     metrics.observe_cycle(report(drifted))
     metrics.observe_cycle(report(drifted))
