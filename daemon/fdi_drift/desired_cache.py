@@ -83,17 +83,8 @@ class ParseCache:
         encoded = orjson.dumps(header)
         body = _LENGTHS.pack(len(encoded), len(first)) + encoded + first + second
         data = FORMAT + hashlib.blake2b(body, digest_size=_CHECKSUM).digest() + body
-        path = self._path(digest)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".entry-")
-            try:
-                with os.fdopen(descriptor, "wb") as out:
-                    out.write(data)
-                Path(temporary).replace(path)
-            except BaseException:
-                Path(temporary).unlink()
-                raise
+            _replace(self._path(digest), data)
         except OSError as error:
             self._writable = False
             log.warning(
@@ -179,6 +170,19 @@ def _decode(data: bytes) -> tuple[dict[str, Any], bytes, bytes] | None:
     return header, first, second
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".write-")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink()
+        raise
+
+
 def _remove(path: Path) -> int:
     try:
         path.unlink()
@@ -221,15 +225,7 @@ class Verdicts:
         if data == self._written:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-")
-            try:
-                with os.fdopen(descriptor, "wb") as out:
-                    out.write(data)
-                Path(temporary).replace(self.path)
-            except BaseException:
-                Path(temporary).unlink()
-                raise
+            _replace(self.path, data)
         except OSError as error:
             log.warning(
                 "the verdicts cannot be kept in the cache directory",

@@ -67,7 +67,7 @@ def prepare_desired(
     DocumentError when the spec holds something that is not JSON (a YAML date, say).
     """
     stripped, secret_paths = strip_secret_refs(spec) if secret_refs else (spec, ())
-    value = stripped if text is not None and not ignore.may_prune(text) else prune(stripped, ignore)
+    value = prune(stripped, ignore, text=text)
     packed = packed_spec if value is spec and packed_spec is not None else pack(value)
     return PreparedDesired(packed, fingerprint(value), ignore, secret_paths)
 
