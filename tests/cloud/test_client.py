@@ -356,6 +356,47 @@ async def test_integers_wider_than_64_bits_are_read_and_sent_exactly() -> None:
     assert script.seen[0].content == b'{"params":{"limit":123456789012345678901234567890,"n":1.5}}'
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "18446744073709551616",  # 2**64: one past what orjson holds as an integer
+        "-9223372036854775809",  # one below -2**63
+        "123456789012345678901234567890",
+    ],
+)
+async def test_wide_integers_anywhere_in_an_answer_are_exact(text: str) -> None:
+    """A wide integer deep in a list comes back as that integer, not as a float."""
+    body = f'{{"items":[{{"id":"a","n":1}},{{"id":"b","n":[{text}]}}]}}'.encode()
+    api = make_api(Script(httpx.Response(200, content=body)), FakeTime())
+    got = await api.request("GET", "/v2/p/tasks")
+    assert got == {"items": [{"id": "a", "n": 1}, {"id": "b", "n": [int(text)]}]}
+
+
+async def test_digits_in_strings_do_not_send_an_answer_to_the_slow_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hex id holding 19 digits in a row is text, not a number: orjson's reading stands."""
+    body = b'{"task_id":"a1234567890123456789012b","small":-12345678.5}'
+
+    def refuse(text: object) -> None:
+        raise AssertionError("the standard library parsed an answer orjson had read exactly")
+
+    monkeypatch.setattr("fdi_drift.cloud.client.json.loads", refuse)
+    api = make_api(Script(httpx.Response(200, content=body)), FakeTime())
+    got = await api.request("GET", "/v2/p/tasks/t")
+    assert got == {"task_id": "a1234567890123456789012b", "small": -12345678.5}
+
+
+async def test_cookies_an_answer_sets_are_not_sent_back() -> None:
+    """Every request carries its own credentials: a Set-Cookie is not kept for the next one."""
+    answer = httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, json={"ok": True})
+    script = Script(answer)
+    api = make_api(script, FakeTime())
+    await api.request("GET", "/v2/p/a")
+    await api.request("GET", "/v2/p/b")
+    assert [request.headers.get("Cookie") for request in script.seen] == [None, None]
+
+
 async def _chunks(total: int) -> AsyncIterator[bytes]:
     for _ in range(total // 65536):
         yield b" " * 65536

@@ -84,9 +84,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAYBE_PROCESSED = "not retried: it may have been processed"
 REQUEST_ID_HEADER = "X-Request-Id"  # the gateway's id of an answer, for support tickets
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-# Digits become "0", everything else " ": a run of 19 zeros is a number orjson may not hold.
+# Digits become "0", everything else " ": a run of 19 zeros may be a number orjson cannot hold
+# (or digits in a string, such as a hex id: then the parsed value says it holds no such number).
 _DIGITS_AS_ZERO = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord(" ") for c in range(256))
 _LONG_NUMBER = b"0" * 19
+# orjson reads an integer beyond 64 bits as a float; any float this large may have been one.
+_WIDE = float(2**63)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +348,12 @@ class ApiClient:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             event_hooks={"request": [_handed_over]},
         )
+        # Requests are built here and handed to the transport directly (see `_deliver`).
+        self._transport = transport
+        self._auth = auth
+        self._prefix = str(self._http.base_url).rstrip("/")
+        self._headers = self._http.headers  # httpx's defaults, with ours
+        self._timeouts = httpx.Timeout(policy.timeout).as_dict()
 
     async def request(
         self,
@@ -438,29 +447,35 @@ class ApiClient:
         progress = _Progress()
         deadline = asyncio.timeout(self._timeout)
         limit = self._max_response_bytes
+        merged = self._headers
+        if headers:
+            merged = httpx.Headers(merged)
+            merged.update(headers)
         try:
-            async with (
-                deadline,
-                self._http.stream(
+            async with deadline:
+                request = httpx.Request(
                     method,
-                    path,
+                    self._prefix + path,
                     params=params,
+                    headers=merged,
                     content=content,
-                    headers=headers,
-                    extensions={"trace": progress},
-                ) as response,
-            ):
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    return _too_large(limit)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
+                    extensions={"timeout": self._timeouts, "trace": progress},
+                )
+                response = await self._deliver(request)
+                try:
+                    declared = response.headers.get("Content-Length", "")
+                    if declared.isdigit() and int(declared) > limit:
                         return _too_large(limit)
-                    chunks.append(chunk)
-                return _read(response, b"".join(chunks))
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            return _too_large(limit)
+                        chunks.append(chunk)
+                    return _read(response, b"".join(chunks))
+                finally:
+                    await response.aclose()
         except TimeoutError as exc:
             if not deadline.expired():
                 raise
@@ -473,6 +488,42 @@ class ApiClient:
             # Nothing left for these, except an answer whose body cannot be decoded.
             unsent = not isinstance(exc, httpx.DecodingError)
             return _Failure(exc, describe_failure(exc), unsent=unsent, retryable=False)
+
+    async def _deliver(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through the auth flow; the answer's body is left to the caller.
+
+        httpx.AsyncClient.send less what these APIs never use, which costs more CPU than the
+        transport itself: no redirects are followed (a 3xx is an error here) and no cookies
+        are kept (every request carries its own token or signature). Only where the
+        environment names a proxy does the request go through httpx's client, which mounts
+        its proxies.
+        """
+        if self._transport is None:
+            return await self._http.send(request, stream=True)
+        if self._auth is None:
+            return await self._hand_over(request)
+        flow = self._auth.async_auth_flow(request)
+        try:
+            request = await flow.__anext__()
+            while True:
+                response = await self._hand_over(request)
+                try:
+                    request = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+                except BaseException:
+                    await response.aclose()
+                    raise
+                await response.aread()  # to the end, so that its connection is reused
+        finally:
+            await flow.aclose()
+
+    async def _hand_over(self, request: httpx.Request) -> httpx.Response:
+        assert self._transport is not None  # _deliver's caller checked
+        await _handed_over(request)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
 
     def _observe(self, method: str, code: str, started: float) -> None:
         if self._observer is not None:
@@ -566,8 +617,9 @@ def parse_json(response: httpx.Response, label: str) -> object:
     """The answer's JSON (None for an empty body or `null`), else MalformedResponseError.
 
     Integers are read exactly whatever their width: orjson reads those beyond 64 bits as
-    floats, so an answer holding a run of 19 or more digits is read again by the standard
-    library (after orjson has vetted it), lest a write send such a value back changed.
+    floats, so an answer holding such a float (where its text holds a run of 19 or more
+    digits) is read again by the standard library, after orjson has vetted it, lest a write
+    send such a value back changed.
     """
     body = response.content
     if not body.strip():
@@ -582,9 +634,23 @@ def parse_json(response: httpx.Response, label: str) -> object:
             request=label,
             request_id=request_id(response),
         ) from exc
-    if _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO):
+    if _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO) and _holds_wide_float(value):
         return json.loads(body)
     return value
+
+
+def _holds_wide_float(value: object) -> bool:
+    """Whether a parsed answer holds a float beyond 64-bit integers (an iterative walk)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            stack.extend(node.values())
+        elif type(node) is list:
+            stack.extend(node)
+        elif type(node) is float and not -_WIDE < node < _WIDE:
+            return True
+    return False
 
 
 def encode_body(value: object) -> bytes:
