@@ -370,11 +370,14 @@ class Engine:
 
     def _log_transitions(self, report: CycleReport) -> None:
         current: dict[ResourceKey, Status] = {}
+        previous = self._previous
         for status in report.statuses:
             if status.status is Status.UNMANAGED:
                 continue
             current[status.key] = status.status
-            before = self._previous.get(status.key)
+            before = previous.get(status.key)
+            if before is status.status and before is not Status.UNKNOWN:
+                continue  # nothing to say: most resources, most cycles
             fields: dict[str, object] = {
                 "resource": status.key.fields(),
                 "status": str(status.status),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 JSONScalar = None | bool | int | float | str
@@ -130,6 +130,15 @@ class ResourceKey:
     instance_id: str  # empty for DRS jobs
     name: str
     id: str = ""
+    # Keys index every per-resource table several times a cycle: the hash is worked out once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        identity = (self.kind, self.project_id, self.instance_id, self.name, self.id)
+        object.__setattr__(self, "_hash", hash(identity))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         scope = "/".join(part for part in (self.project_id, self.instance_id) if part)
