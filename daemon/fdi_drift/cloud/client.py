@@ -392,16 +392,16 @@ class ApiClient:
                 delay = self._retry.backoff(attempt, self._jitter())
                 await self._pause(label, outcome.reason, attempt, delay)
                 continue
-            response = outcome
+            response, body = outcome
             self._observe(method, str(response.status_code), started)
             status = response.status_code
             answers = _ANSWERS.get()
             if answers is not None:
                 answers.append(Answer(label, status, request_id(response)))
             if 200 <= status < 300:
-                return parse_json(response, label)
+                return parse_json(response, label, body)
             if status >= 500 and not safe:
-                code, msg = error_details(response.content)
+                code, msg = error_details(body)
                 text = status_text(response, code, msg)
                 raise _outcome_unknown(text, label, request_id(response))
             if (status == 429 or status >= 500) and not final:
@@ -410,7 +410,7 @@ class ApiClient:
                 said = f"HTTP {status} (request id {answered})" if answered else f"HTTP {status}"
                 await self._pause(label, said, attempt, delay)
                 continue
-            raise status_error(response, label, attempts=attempt + 1)
+            raise status_error(response, label, attempts=attempt + 1, body=body)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def aclose(self) -> None:
@@ -438,11 +438,11 @@ class ApiClient:
         params: Mapping[str, str | int] | None,
         content: bytes | None,
         headers: Mapping[str, str] | None,
-    ) -> httpx.Response | _Failure:
-        """One try within the total deadline: the answer, read in full, or why there is none.
+    ) -> tuple[httpx.Response, bytes] | _Failure:
+        """One try within the total deadline: the answer and its whole body, or why there is none.
 
-        The body is read as it arrives and refused past `max_response_bytes` (decoded, so a
-        compressed bomb is caught too), before it can fill memory.
+        The body is read (decoded) as it arrives and refused past `max_response_bytes`, so a
+        compressed bomb is caught too, before it can fill memory.
         """
         progress = _Progress()
         deadline = asyncio.timeout(self._timeout)
@@ -473,7 +473,7 @@ class ApiClient:
                         if size > limit:
                             return _too_large(limit)
                         chunks.append(chunk)
-                    return _read(response, b"".join(chunks))
+                    return response, b"".join(chunks)
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
@@ -558,22 +558,6 @@ def _too_large(limit: int) -> _Failure:
     )
 
 
-def _read(streamed: httpx.Response, body: bytes) -> httpx.Response:
-    """A streamed answer as one whose body was read: `body` is already decoded."""
-    headers = [
-        (name, value)
-        for name, value in streamed.headers.multi_items()
-        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
-    return httpx.Response(
-        streamed.status_code,
-        headers=headers,
-        content=body,
-        request=streamed.request,
-        extensions=streamed.extensions,
-    )
-
-
 def _outcome_unknown(reason: str, label: str, answered: str = "") -> OutcomeUnknownError:
     return OutcomeUnknownError(f"{reason}; {MAYBE_PROCESSED}", request=label, request_id=answered)
 
@@ -613,15 +597,18 @@ def _http_date(value: str) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def parse_json(response: httpx.Response, label: str) -> object:
+def parse_json(response: httpx.Response, label: str, body: bytes | None = None) -> object:
     """The answer's JSON (None for an empty body or `null`), else MalformedResponseError.
+
+    `body` is the answer's decoded body where it was read apart from `response` (streamed).
 
     Integers are read exactly whatever their width: orjson reads those beyond 64 bits as
     floats, so an answer holding such a float (where its text holds a run of 19 or more
     digits) is read again by the standard library, after orjson has vetted it, lest a write
     send such a value back changed.
     """
-    body = response.content
+    if body is None:
+        body = response.content
     if not body.strip():
         return None
     try:
@@ -671,10 +658,13 @@ def status_text(response: httpx.Response, code: str, msg: str) -> str:
     return f"{text}: {msg}" if msg else text
 
 
-def status_error(response: httpx.Response, label: str, *, attempts: int) -> CloudError:
-    """The `fdi_drift.errors` exception for an error status, details from its body."""
+def status_error(
+    response: httpx.Response, label: str, *, attempts: int, body: bytes | None = None
+) -> CloudError:
+    """The `fdi_drift.errors` exception for an error status, details from its body (`body`
+    where it was read apart from `response`)."""
     status = response.status_code
-    code, msg = error_details(response.content)
+    code, msg = error_details(response.content if body is None else body)
     text = status_text(response, code, msg)
     answered = request_id(response)
     if status in (401, 403):
