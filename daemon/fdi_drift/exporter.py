@@ -125,10 +125,15 @@ def _exported(
 ) -> tuple[ExportedFile, str]:
     """The file one live resource exports to, and its text; DesiredStateError when the text
     would not be valid desired state."""
+    exported = specs[kind].export_spec(document)
+    try:
+        json_text: bytes | None = orjson.dumps(exported)
+    except TypeError:  # an integer wider than 64 bits: both steps below walk instead
+        json_text = None
     # What the kind ignores anyway (cursors) would only be noise in the file.
-    spec = prune(specs[kind].export_spec(document), default_ignore)
+    spec = prune(exported, default_ignore, text=json_text)
     found: list[SecretPlaceholder] = []
-    if _may_hold_secrets(spec):
+    if _may_hold_secrets(spec, json_text):
         spec = _placeholders(spec, entry.name, (), False, found)
     metadata: dict[str, str] = {"name": entry.name, "project_id": scope.project_id}
     if scope.instance_id:
@@ -169,26 +174,29 @@ async def _each_scope(
     return list(found)
 
 
-_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)":')
+def _may_hold_secrets(spec: Any, text: bytes | None) -> bool:
+    """False when no value of `spec` is masked and no key looks secret.
+
+    `text`, JSON holding `spec` and perhaps more (None when there is none), shows any masked
+    value; the keys are collected by a walk that, unlike the placeholder walk, builds no paths.
+    """
+    if text is None or b'"***' in text:
+        return True
+    return any(looks_secret(key) for key in _keys(spec))
 
 
-def _may_hold_secrets(spec: Any) -> bool:
-    """False when no value of `spec` is masked and no key looks secret: its JSON text says so
-    in a fraction of the time a walk over every value takes."""
-    try:
-        text = orjson.dumps(spec)
-    except TypeError:  # an integer wider than 64 bits: walk
-        return True
-    if b'"***' in text:
-        return True
-    written = set(_KEY.findall(text))  # the distinct keys as JSON writes them: a few hundred
-    try:
-        keys = [
-            orjson.loads(b'"' + key + b'"') if b"\\" in key else key.decode() for key in written
-        ]
-    except (orjson.JSONDecodeError, UnicodeDecodeError):
-        return True
-    return any(looks_secret(key) for key in keys)
+def _keys(value: Any) -> set[Any]:
+    """The distinct keys of every mapping in `value`."""
+    found: set[Any] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _placeholders(

@@ -1,0 +1,97 @@
+"""Tests for the files `export` makes from live documents, one resource at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fdi_drift import exporter
+from fdi_drift.drift.ignore import compile_ignore
+from fdi_drift.errors import DesiredStateError
+from fdi_drift.exporter import ExportedFile, PlaceholderReason
+from fdi_drift.kinds import catalog
+from fdi_drift.kinds.contract import LiveEntry, Scope
+from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
+from fdi_drift.yaml_documents import load_documents
+from tests.conftest import INSTANCE, PROJECT
+
+SCOPE = Scope(PROJECT, INSTANCE)
+TASK_ID = "0b7c1e5a3d9f4a2b8c6e1f0d2a4b6c81"
+
+
+def live(detail: dict[str, Any], **task: Any) -> dict[str, Any]:
+    """A decoded live task: a few writable fields and `detail`."""
+    fields = {"task_name": "orders", "task_type": "timing", "description": "orders", **task}
+    return {"task": fields, "task_detail": detail}
+
+
+def export_one(document: dict[str, Any], name: str = "orders") -> tuple[ExportedFile, str]:
+    """The file and text `export` makes of one live FdiTask."""
+    specs = catalog.specs()
+    ignore = compile_ignore(specs[FDI_TASK].default_ignore)
+    entry = LiveEntry(TASK_ID, name, None)
+    return exporter._exported(FDI_TASK, SCOPE, entry, document, specs, ignore, Path("out"))
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    """A list that grows by one at each call of `module.name`."""
+    calls: list[int] = []
+    original: Callable[..., Any] = getattr(module, name)
+
+    def count(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, count)
+    return calls
+
+
+@pytest.mark.parametrize("value", ["plain", "a\tb"], ids=["fast reading", "PyYAML reading"])
+def test_an_invalid_export_is_refused_whichever_reader_reads_it(value: str) -> None:
+    """A text the fast reader leaves to PyYAML (a tab) is validated from the text instead."""
+    with pytest.raises(DesiredStateError) as refused:
+        export_one(live({"note": value}), name="x")
+    assert f"FdiTask x ({TASK_ID}) cannot be exported" in str(refused.value)
+    assert refused.value.problems == (
+        "x.yaml:4: /metadata/name: a task name is 3-100 letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit",
+    )
+
+
+def test_secret_looking_keys_are_found_wherever_they_sit() -> None:
+    """Keys in lists of mappings, keys JSON must escape, masked items of lists: all found."""
+    detail = {
+        "sources": [{"name": "a"}, {"db": {'my"Password': "p1", "note": "x"}}],
+        "headers": [{"key": "accept", "value": "json"}, ["******", "ok"]],
+        "nested": {"line\nbreak": {"user_sk": "s3"}},
+    }
+    item, text = export_one(live(detail))
+    assert [(p.pointer, p.reason) for p in item.placeholders] == [
+        ('/spec/task_detail/sources/1/db/my"Password', PlaceholderReason.SECRET_LOOKING_KEY),
+        ("/spec/task_detail/headers/1/0", PlaceholderReason.MASKED),
+        ("/spec/task_detail/nested/line\nbreak/user_sk", PlaceholderReason.SECRET_LOOKING_KEY),
+    ]
+    assert "p1" not in text and "s3" not in text and "******" not in text
+
+
+def test_a_document_without_secrets_is_not_walked_for_placeholders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing masked and no secret-looking key: the placeholder walk never starts."""
+    walks = counted(monkeypatch, exporter, "_placeholders")
+    item, _ = export_one(live({"password_rule": None, "rows": [{"field_name": "PASSWORD"}]}))
+    assert item.placeholders == () and walks
+    walks.clear()
+    item, _ = export_one(live({"rows": [{"field_name": "PASSWORD", "note": "**"}]}))
+    assert item.placeholders == () and not walks
+
+
+def test_cursors_are_left_out_and_a_wide_integer_still_exports() -> None:
+    """The kind's ignore rules prune the file; a value orjson cannot write takes the walks."""
+    detail = {"source": {"dataTimestamp": 1606807799782, "keep": 1}, "big": 2**70}
+    item, text = export_one(live(detail))
+    assert load_documents(text)[0]["spec"]["task_detail"] == {"source": {"keep": 1}, "big": 2**70}
+    assert [p.pointer for p in item.placeholders] == []
