@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+import yaml_rs
 
 from fdi_drift import exporter
+from fdi_drift.desired_state import parse_resource_text
 from fdi_drift.drift.ignore import compile_ignore
 from fdi_drift.errors import DesiredStateError
-from fdi_drift.exporter import ExportedFile, PlaceholderReason
+from fdi_drift.exporter import ExportedFile, PlaceholderReason, export_resources
 from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import LiveEntry, Scope
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
-from fdi_drift.yaml_documents import load_documents
+from fdi_drift.service import Runtime
+from fdi_drift.yaml_documents import dump_and_read, load_documents
 from tests.conftest import INSTANCE, PROJECT
 
 SCOPE = Scope(PROJECT, INSTANCE)
@@ -49,6 +53,23 @@ def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int
     return calls
 
 
+async def test_each_exported_text_is_read_once(
+    make_runtime: Callable[..., Runtime], desired_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one reading that proves a text reads back exactly is also the one validated.
+
+    One task's text holds an IP address, which the fast reader leaves to PyYAML.
+    """
+    fast_reads = counted(monkeypatch, yaml_rs, "loads")
+    pyyaml_reads = counted(monkeypatch, yaml, "load_all")
+    runtime = make_runtime()
+    written = await export_resources(
+        runtime.drivers, catalog.specs(), [(FDI_TASK, SCOPE)], desired_dir
+    )
+    assert len(written) == 2
+    assert (len(fast_reads), len(pyyaml_reads)) == (1, 1)
+
+
 @pytest.mark.parametrize("value", ["plain", "a\tb"], ids=["fast reading", "PyYAML reading"])
 def test_an_invalid_export_is_refused_whichever_reader_reads_it(value: str) -> None:
     """A text the fast reader leaves to PyYAML (a tab) is validated from the text instead."""
@@ -59,6 +80,31 @@ def test_an_invalid_export_is_refused_whichever_reader_reads_it(value: str) -> N
         "x.yaml:4: /metadata/name: a task name is 3-100 letters, digits, '.', '_' or '-', "
         "starting with a letter or digit",
     )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        live({"note": "plain", "rows": [1, 1.5, True, None]}),
+        live({"note": "a\tb"}),
+        live({"note": "plain"}, task_type="nightly", description=""),
+        live({"secretRef": 3}),
+    ],
+    ids=["valid", "PyYAML reading", "invalid fields", "invalid reference"],
+)
+def test_a_reading_given_validates_as_the_text_does(document: dict[str, Any]) -> None:
+    """Validation from the reading `dump_and_read` gives finds what reading the text finds."""
+    spec = catalog.specs()[FDI_TASK].export_spec(document)
+    resource = {
+        "apiVersion": "fdi-drift/v1",
+        "kind": "FdiTask",
+        "metadata": {"name": "orders", "project_id": PROJECT, "instance_id": INSTANCE},
+        "spec": spec,
+    }
+    text, reading = dump_and_read(resource)
+    assert load_documents(text) == [resource]
+    given = parse_resource_text("orders.yaml", text, reading=reading)
+    assert given == parse_resource_text("orders.yaml", text)
 
 
 def test_secret_looking_keys_are_found_wherever_they_sit() -> None:

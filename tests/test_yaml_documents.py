@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from fdi_drift.yaml_documents import (
     DuplicateKeyError,
+    Reading,
     _fast_dump,
     _pyyaml_documents,
+    dump_and_read,
     dump_document,
     fast_document,
     load_documents,
@@ -150,8 +152,18 @@ def test_what_is_dumped_reads_back_exactly(document: dict[str, object]) -> None:
 def test_the_fast_writer_writes_exported_documents_and_hands_over_the_rest() -> None:
     plain = {"a": "yes", "b": "0777", "c": [1, 1.5, True, None], "d": {"e": "1e3"}}
     text = dump_document(plain)
-    assert text == _fast_dump(plain)
+    assert _fast_dump(plain) == (text, Reading([plain], plain))
     assert fast_document(text) == plain  # and the reader's fast path reads it back
     for awkward in ({"wide": 2**70}, {"kept": "a\n\n"}, {"tab": "a\tb"}):
         text = dump_document(awkward)
         assert exact(load_documents(text)[0]) == exact(awkward)
+
+
+def test_the_reading_of_a_dumped_text_is_the_one_that_proved_it() -> None:
+    """yaml-rs's text comes with its reading, fast or PyYAML's; PyYAML's text with none."""
+    for document, fast in (({"a": "x"}, True), ({"ip": "100.85.221.77"}, False)):
+        text, reading = dump_and_read(document)
+        assert reading == Reading([document], document if fast else None)
+        assert text == dump_document(document) and load_documents(text) == [document]
+    wide = {"wide": 2**70}
+    assert dump_and_read(wide) == (dump_document(wide), None)

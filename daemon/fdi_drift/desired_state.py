@@ -58,6 +58,7 @@ from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindSpec, Scope
 from fdi_drift.yaml_documents import (
     LineIndex,
+    Reading,
     UnreadableYAMLError,
     fast_document,
     load_documents,
@@ -340,10 +341,17 @@ def _describe(error: BaseException) -> str:
 
 
 def parse_resource_text(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec] | None = None
+    relative: str,
+    text: str,
+    specs: Mapping[Kind, KindSpec] | None = None,
+    *,
+    reading: Reading | None = None,
 ) -> tuple[DesiredResource | None, list[Problem]]:
-    """Parse and validate one file's text (exposed for `export` to check what it writes)."""
-    return _parse_file(relative, text, catalog.specs() if specs is None else specs)
+    """Parse and validate one file's text (exposed for `export` to check what it writes).
+
+    `reading`, what the text reads as when the caller has read it already, spares a reading.
+    """
+    return _parse_file(relative, text, catalog.specs() if specs is None else specs, reading)
 
 
 def _parse_bytes(
@@ -359,24 +367,24 @@ def _parse_bytes(
 
 
 def _parse_file(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec]
+    relative: str, text: str, specs: Mapping[Kind, KindSpec], reading: Reading | None = None
 ) -> tuple[DesiredResource | None, list[Problem]]:
     try:
-        return _parse_text(relative, text, specs)
+        return _parse_text(relative, text, specs, reading)
     except Exception as error:  # whatever a hostile file makes the parser do, it fails alone
         return None, [Problem(relative, None, "", _describe(error))]
 
 
 def _parse_text(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec]
+    relative: str, text: str, specs: Mapping[Kind, KindSpec], reading: Reading | None = None
 ) -> tuple[DesiredResource | None, list[Problem]]:
-    raw = fast_document(text)
+    raw = fast_document(text) if reading is None else reading.fast
     if raw is not None:
         json_text = _json_text(raw)
         clean = json_text is not None and _TOO_DEEP.search(json_text) is None
     else:
         try:
-            documents = load_documents(text)
+            documents = load_documents(text) if reading is None else reading.documents
         except UnreadableYAMLError as error:
             return None, [Problem(relative, error.line, "", error.message)]
         if len(documents) != 1:

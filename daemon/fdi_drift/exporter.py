@@ -30,7 +30,7 @@ from fdi_drift.drift.redaction import looks_secret
 from fdi_drift.drift.secret_ref import make_reference, placeholder
 from fdi_drift.errors import DesiredStateError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveEntry, Scope
-from fdi_drift.yaml_documents import dump_document
+from fdi_drift.yaml_documents import dump_and_read
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -148,8 +148,8 @@ def _exported(
     folders = (scope.project_id, scope.instance_id or "drs-jobs")
     relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
     path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
-    text = dump_document(resource)
-    _, problems = parse_resource_text(path.name, text, specs)
+    text, reading = dump_and_read(resource)
+    _, problems = parse_resource_text(path.name, text, specs, reading=reading)
     if problems:
         raise DesiredStateError(
             f"{kind} {entry.name} ({entry.id}) cannot be exported as valid desired state",

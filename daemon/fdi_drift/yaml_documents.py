@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -114,10 +115,26 @@ def dump_document(document: dict[str, Any]) -> str:
     yaml-rs writes it (25x faster than PyYAML's representer) when what it wrote reads back as
     exactly `document` (types, values and key order); otherwise PyYAML does.
     """
+    return dump_and_read(document)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What `load_documents` read from a text, and what `fast_document` read (None: PyYAML)."""
+
+    documents: list[Any]
+    fast: Any
+
+
+def dump_and_read(document: dict[str, Any]) -> tuple[str, Reading | None]:
+    """The text `dump_document` writes, and the reading that showed it reads back exactly.
+
+    None when PyYAML wrote the text: nothing read it, so a caller needing it reads the text.
+    """
     fast = _fast_dump(document)
     if fast is not None:
         return fast
-    return yaml.dump(
+    text = yaml.dump(
         document,
         Dumper=_Dumper,
         sort_keys=False,
@@ -125,16 +142,19 @@ def dump_document(document: dict[str, Any]) -> str:
         default_flow_style=False,
         width=100,
     )
+    return text, None
 
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _fast_dump(document: dict[str, Any]) -> str | None:
+def _fast_dump(document: dict[str, Any]) -> tuple[str, Reading] | None:
     try:
         text = yaml_rs.dumps(document).removeprefix("---\n").rstrip("\n") + "\n"
         expected = orjson.dumps(document)
-        return text if orjson.dumps(load_documents(text)[0]) == expected else None
+        fast = fast_document(text)
+        documents = [fast] if fast is not None else _pyyaml_documents(text)
+        return (text, Reading(documents, fast)) if orjson.dumps(documents[0]) == expected else None
     except (yaml_rs.YAMLEncodeError, yaml.YAMLError, TypeError, ValueError, IndexError):
         return None  # a value yaml-rs cannot write faithfully, or orjson cannot compare
 
