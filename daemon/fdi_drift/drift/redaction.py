@@ -20,7 +20,6 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD_BREAK = re.compile(r"[^a-z0-9]+")
 
 
-@lru_cache(maxsize=4096)
 @lru_cache(maxsize=8192)  # documents repeat a few hundred keys thousands of times
 def looks_secret(key: str) -> bool:
     """Whether a key names something that may hold a credential."""
