@@ -89,6 +89,23 @@ def test_a_damaged_entry_is_a_miss_and_is_written_again(tmp_path: Path, damage: 
     assert desired_cache._decode(entry.read_bytes()) is not None
 
 
+def test_an_entry_is_written_beside_a_temporary_name_another_writer_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary name already taken (another process's write) is skipped, and left alone."""
+    names = iter([b"\0" * 8, b"\0" * 8, b"\1" * 8])
+    monkeypatch.setattr(desired_cache.os, "urandom", lambda size: next(names))
+    target = tmp_path / "cache" / "ab" / "entry"
+    desired_cache._replace(target, b"first")  # makes the directory on the way
+    held = target.parent / f".write-{'00' * 8}"
+    held.write_bytes(b"another writer's")
+    desired_cache._replace(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert held.read_bytes() == b"another writer's"
+    assert sorted(p.name for p in target.parent.iterdir()) == [held.name, "entry"]
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
 def test_a_changed_file_is_parsed_and_its_problems_are_never_cached(tmp_path: Path) -> None:
     root = tree(tmp_path / "tree", files(1))
     cache = tmp_path / "cache"
