@@ -381,7 +381,7 @@ def _parse_text(
     raw = fast_document(text) if reading is None else reading.fast
     if raw is not None:
         json_text = _json_text(raw)
-        clean = json_text is not None and _TOO_DEEP.search(json_text) is None
+        clean = json_text is not None and not _too_deep(json_text)
     else:
         try:
             documents = load_documents(text) if reading is None else reading.documents
@@ -574,6 +574,15 @@ def _compiled_ignore(patterns: tuple[str, ...]) -> IgnoreRules:
 # In the indented JSON of a document, a line indented this far starts a value nested deeper
 # than MAX_DEPTH: the container is a problem, a scalar is not.
 _TOO_DEEP = re.compile(rb"\n {%d}(?:\"(?:[^\"\\]|\\.)*\": )?[\[{]" % (2 * MAX_DEPTH))
+_DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
+
+
+def _too_deep(json_text: bytes) -> bool:
+    """Whether indented JSON holds a container nested deeper than MAX_DEPTH.
+
+    A plain search for the indentation first: the pattern costs a tenth of a load's time.
+    """
+    return _DEEP_LINE in json_text and _TOO_DEEP.search(json_text) is not None
 
 
 def _json_text(document: Any) -> bytes | None:
