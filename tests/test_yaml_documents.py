@@ -81,6 +81,17 @@ def test_refusals_come_from_pyyaml_with_their_line() -> None:
     assert raised.value.line == 3
 
 
+@pytest.mark.parametrize(
+    "char",
+    [chr(code) for code in range(0x80) if chr(code) not in "\n'"]
+    + ["\x85", "\xa0", "\u2028", "\ufeff", "é", "中"],
+)
+def test_the_fast_path_takes_text_only_where_every_character_is_printable(char: str) -> None:
+    """Any character str.isprintable refuses (tab, CR, DEL, NEL...) sends the text to PyYAML."""
+    text = f"a: 'x{char}y'\nb: 1\n"
+    assert (fast_document(text) is not None) == char.isprintable()
+
+
 _KEYS = st.sampled_from(["a", "b", "k", "yes", "1", "0777", "'x'", "on", "c d", "null", "_1"])
 _WORDS = st.text(alphabet="0123456789abexo._+-: #'", min_size=1, max_size=6).map(
     lambda word: word.strip() or "a"
