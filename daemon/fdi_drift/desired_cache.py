@@ -76,6 +76,10 @@ class ParseCache:
             self.hits += 1
         return found
 
+    def holds(self, digest: str) -> bool:
+        """Whether an entry is stored for `digest` (not whether it is intact)."""
+        return self._path(digest).exists()
+
     def put(self, digest: str, header: dict[str, Any], first: bytes, second: bytes) -> None:
         """Store an entry; a failure is logged once and the cache stops writing."""
         if not self._writable:

@@ -18,8 +18,10 @@ import hashlib
 import math
 import os
 import re
+import stat
+import sys
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,7 @@ from fdi_drift.drift.secret_ref import reference_problems
 from fdi_drift.errors import DesiredStateError, DocumentError
 from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindSpec, Scope
+from fdi_drift.prefill import Helper, serve, start_helper
 from fdi_drift.yaml_documents import (
     LineIndex,
     Reading,
@@ -125,6 +128,10 @@ class _FileResult:
     problems: tuple[Problem, ...]
 
 
+# Files a load parses before it asks for a helper: a reload of a few changed files never does.
+HELP_AFTER = 64
+
+
 class DesiredStateLoader:
     """Loads a tree, re-parsing only what changed since the previous load."""
 
@@ -135,15 +142,23 @@ class DesiredStateLoader:
         *,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         cache_dir: Path | None = None,
+        helper: bool = True,
     ) -> None:
-        """`cache_dir` keeps what files parse to across restarts (desired_cache.py)."""
+        """`cache_dir` keeps what files parse to across restarts (desired_cache.py).
+
+        With a cache_dir and `helper`, a load that has parsed HELP_AFTER files starts a second
+        process that parses from the tree's other end into the cache (prefill.py). The helper
+        knows only the registered kinds, so loaders given their own `specs` never start one.
+        """
         self.root = root
+        self._helper = helper and cache_dir is not None and specs is None
         self._specs = catalog.specs() if specs is None else specs
         self._max_file_bytes = max_file_bytes
         self._cache: dict[str, _FileResult] = {}
         self._disk = None if cache_dir is None else ParseCache(cache_dir)
         self._specs_digest = ",".join(f"{k}={type(v).__qualname__}" for k, v in self._specs.items())
         self._stored = 0  # entries written to the disk cache by the running load
+        self._parsed = 0  # files parsed by the running pass
 
     def load(self) -> DesiredTree:
         """The whole tree, or DesiredStateError with every problem found.
@@ -205,13 +220,25 @@ class DesiredStateLoader:
 
     def _read_tree(self, root: Path) -> dict[str, _FileResult]:
         results: dict[str, _FileResult] = {}
-        with closing(walk_yaml_files(root)) as entries:
-            for entry in entries:
-                if isinstance(entry, Refused):
-                    results[entry.relative] = _failed(entry.relative, entry.reason)
-                else:
-                    results[entry.relative] = self._load_file(entry)
+        self._parsed = 0
+        helping: Helper | None = None
+        try:
+            with closing(walk_yaml_files(root)) as entries:
+                for entry in entries:
+                    if isinstance(entry, Refused):
+                        results[entry.relative] = _failed(entry.relative, entry.reason)
+                    else:
+                        results[entry.relative] = self._load_file(entry)
+                    if self._parsed == HELP_AFTER and helping is None and self._helper:
+                        helping = self._start_helper(root)
+        finally:
+            if helping is not None:
+                helping.stop()
         return results
+
+    def _start_helper(self, root: Path) -> Helper | None:
+        assert self._disk is not None  # a helper is only wanted with a cache
+        return start_helper(__name__, root, self._disk.directory, self._max_file_bytes)
 
     def _load_file(self, found: Found) -> _FileResult:
         cached = self._cache.get(found.relative)
@@ -235,6 +262,7 @@ class DesiredStateLoader:
             if stored is not None:
                 return _FileResult(stamp, digest, stored, ())
         resource, problems = _parse_bytes(found.relative, data, self._specs)
+        self._parsed += 1
         if self._disk is not None and resource is not None:
             self._disk.put(digest, *self._to_entry(resource))
             self._stored += 1
@@ -338,6 +366,61 @@ def _describe(error: BaseException) -> str:
         detail = detail[:200] + "..."
     name = type(error).__name__
     return f"cannot be loaded: {name}: {detail}" if detail else f"cannot be loaded: {name}"
+
+
+def fill_cache(
+    root: Path, cache_dir: Path, max_file_bytes: int, stopped: Callable[[], bool]
+) -> int:
+    """Parse the tree's files, from the last back, into the cache; how many were stored.
+
+    The helper's side of a cold load (prefill.py), which meets the loader coming forward:
+    files already cached are skipped, and the loader uses an entry only for bytes that hash
+    alike, so what is read here needs none of the loader's care. Stops when `stopped()`.
+    """
+    loader = DesiredStateLoader(
+        root, cache_dir=cache_dir, max_file_bytes=max_file_bytes, helper=False
+    )
+    disk = loader._disk
+    assert disk is not None
+    with closing(walk_yaml_files(root)) as entries:
+        listed = [entry.relative for entry in entries if isinstance(entry, Found)]
+    stored = 0
+    for relative in reversed(listed):
+        if stopped():
+            break
+        data = _read_plainly(root / relative, max_file_bytes)
+        if data is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if disk.holds(digest):
+            continue
+        resource, _ = _parse_bytes(relative, data, loader._specs)
+        if resource is not None:
+            disk.put(digest, *loader._to_entry(resource))
+            stored += 1
+    return stored
+
+
+def _read_plainly(path: Path, limit: int) -> bytes | None:
+    """A regular file's bytes, or None: not one, too big, or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+            return None
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= limit else None
 
 
 def parse_resource_text(
@@ -694,3 +777,7 @@ def _duplicates(resources: list[DesiredResource]) -> list[Problem]:
                     )
                 )
     return problems
+
+
+if __name__ == "__main__":  # the helper of a cold load (prefill.py)
+    sys.exit(serve(fill_cache, sys.argv[1:]))
