@@ -276,21 +276,20 @@ async def test_retries_are_logged_with_the_request_and_reason(
 
 
 async def test_concurrent_callers_wait_for_the_rate_limit() -> None:
-    """With 2 requests per second, five simultaneous calls: two pass, three wait 0.5s apart."""
+    """With 2 requests per second, five simultaneous calls: one passes, four wait 0.5s apart."""
     clock = FakeTime(sleep_advances=False)
     script = Script(OK)
     api = make_api(script, clock, rate_limit_per_second=2)
     await asyncio.gather(*(api.request("GET", "/x") for _ in range(5)))
-    assert sorted(clock.sleeps) == [0.5, 1.0, 1.5]
+    assert sorted(clock.sleeps) == [0.5, 1.0, 1.5, 2.0]
     assert len(script.seen) == 5
 
 
-async def test_rate_limit_refills_as_time_passes() -> None:
-    """After waiting out the bucket, time passing refills it up to the burst and no further."""
+async def test_rate_limit_refills_one_token_and_no_more() -> None:
+    """However long the client was idle, the next two requests are 1/rate apart: no burst."""
     clock = FakeTime(sleep_advances=False)
     limiter = RateLimiter(2, monotonic=clock.monotonic, sleep=clock.sleep)
-    for _ in range(2):
-        await limiter.acquire()
+    await limiter.acquire()
     assert clock.sleeps == []
     clock.now += 0.5
     await limiter.acquire()
@@ -298,8 +297,7 @@ async def test_rate_limit_refills_as_time_passes() -> None:
     await limiter.acquire()
     assert clock.sleeps == [0.5]
     clock.now += 100
-    for _ in range(2):
-        await limiter.acquire()
+    await limiter.acquire()
     await limiter.acquire()
     assert clock.sleeps == [0.5, 0.5]
 

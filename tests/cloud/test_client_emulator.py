@@ -125,7 +125,8 @@ async def test_dripping_answer_ends_at_the_total_deadline(
         == f"GET {TASKS}: timed out: no complete answer within 0.5s (after 2 attempts)"
     )
     assert isinstance(listed, dict) and listed["total"] == 2
-    assert len(clock.sleeps) == 1
+    # One backoff before the second attempt; the listing then waits its turn at 20/s.
+    assert clock.sleeps == [0.5, 1 / 20]
 
 
 async def test_write_whose_answer_is_late_is_not_sent_twice(emulator: Emulator) -> None:
@@ -179,7 +180,7 @@ async def test_throttled_write_is_retried(emulator: Emulator) -> None:
         created = await guarded(api, "POST", MULTI_TASKS, composite("throttled-once"))
     assert isinstance(created, dict) and "task_id" in created
     assert posts(emulator) == [429, 200]
-    assert clock.sleeps == [0.0]
+    assert clock.sleeps == [0.0, 1 / 20]  # Retry-After: 0, then the resend's turn at 20/s
     assert composite_names(emulator) == ["throttled-once"]
 
 

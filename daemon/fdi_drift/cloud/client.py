@@ -183,8 +183,11 @@ class ClientPolicy:
 
 
 class RateLimiter:
-    """A token bucket shared by all concurrent requests of one client; burst = max(1, rate).
+    """A token bucket of one token shared by all concurrent requests of one client.
 
+    Requests are paced, at most one every 1/rate seconds, with no burst: no window of W seconds
+    sees more than rate * W + 1 of them, so the configured rate holds over any second, the
+    first included (a bucket of a second's tokens would let twice the rate through in it).
     Each caller reserves its token at once and sleeps off any debt, so waiters are served in
     arrival order without a lock and the clock is read only when someone asks.
     """
@@ -199,16 +202,15 @@ class RateLimiter:
         if not rate_per_second > 0:
             raise ValueError(f"rate limit must be positive, got {rate_per_second!r}")
         self._rate = rate_per_second
-        self._burst = max(1.0, rate_per_second)
         self._monotonic = monotonic
         self._sleep = sleep
-        self._tokens = self._burst
+        self._tokens = 1.0
         self._stamp = monotonic()
 
     async def acquire(self) -> None:
         """Wait until this caller may send one request."""
         now = self._monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._tokens = min(1.0, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         self._tokens -= 1.0
         if self._tokens < 0:
