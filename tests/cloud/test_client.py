@@ -385,6 +385,18 @@ async def test_digits_in_strings_do_not_send_an_answer_to_the_slow_parser(
     assert got == {"task_id": "a1234567890123456789012b", "small": -12345678.5}
 
 
+async def test_parsed_urls_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each path reaches the wire as asked, whether its URL was kept, dropped or parsed anew."""
+    monkeypatch.setattr("fdi_drift.cloud.client.URLS_KEPT", 2)
+    script = Script(OK)
+    api = make_api(script, FakeTime())
+    paths = ["/v2/p/a", "/v2/p/b", "/v2/p/a", "/v2/p/c", "/v2/p/d", "/v2/p/a"]
+    for path in paths:
+        await api.request("GET", path)
+    assert [request.url.path for request in script.seen] == paths
+    assert len(api._urls) <= 2
+
+
 async def test_cookies_an_answer_sets_are_not_sent_back() -> None:
     """Every request carries its own credentials: a Set-Cookie is not kept for the next one."""
     answer = httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, json={"ok": True})
