@@ -241,6 +241,7 @@ class DaemonMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=live,
         )
+        self._request_series: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
         self.reconcile = Counter(
             "fdi_drift_reconcile",
             "Reconcile attempts by kind and result",
@@ -296,8 +297,15 @@ class DaemonMetrics:
         self, service: str, method: str, code: str, seconds: float, *, region: str = ""
     ) -> None:
         """Count one API attempt to a target's region (a cloud client's observer)."""
-        self.api_requests.labels(region=region, service=service, method=method, code=code).inc()
-        self.api_duration.labels(region=region, service=service, method=method).observe(seconds)
+        labels = (region, service, method, code)
+        series = self._request_series.get(labels)
+        if series is None:  # looked up by label once: every read of a cycle lands here
+            series = self._request_series[labels] = (
+                self.api_requests.labels(region, service, method, code),
+                self.api_duration.labels(region, service, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_cycle(self, report: CycleReport) -> None:
         """Publish a finished cycle, rendering its per-resource series once for every scrape.
