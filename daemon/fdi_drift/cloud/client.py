@@ -85,10 +85,6 @@ URLS_KEPT = 20_000  # parsed URLs a client keeps: one per resource of a 10,000-t
 MAYBE_PROCESSED = "not retried: it may have been processed"
 REQUEST_ID_HEADER = "X-Request-Id"  # the gateway's id of an answer, for support tickets
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-# Digits become "0", everything else " ": a run of 19 zeros may be a number orjson cannot hold
-# (or digits in a string, such as a hex id: then the parsed value says it holds no such number).
-_DIGITS_AS_ZERO = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord(" ") for c in range(256))
-_LONG_NUMBER = b"0" * 19
 # orjson reads an integer beyond 64 bits as a float; any float this large may have been one.
 _WIDE = float(2**63)
 
@@ -617,9 +613,8 @@ def parse_json(response: httpx.Response, label: str, body: bytes | None = None) 
     `body` is the answer's decoded body where it was read apart from `response` (streamed).
 
     Integers are read exactly whatever their width: orjson reads those beyond 64 bits as
-    floats, so an answer holding such a float (where its text holds a run of 19 or more
-    digits) is read again by the standard library, after orjson has vetted it, lest a write
-    send such a value back changed.
+    floats, so an answer holding a float that large is read again by the standard library,
+    after orjson has vetted it, lest a write send such a value back changed.
     """
     if body is None:
         body = response.content
@@ -635,7 +630,7 @@ def parse_json(response: httpx.Response, label: str, body: bytes | None = None) 
             request=label,
             request_id=request_id(response),
         ) from exc
-    if _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO) and _holds_wide_float(value):
+    if _holds_wide_float(value):  # a walk costs less than scanning the text for digits
         return json.loads(body)
     return value
 
