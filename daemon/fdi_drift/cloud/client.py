@@ -42,7 +42,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -636,16 +636,23 @@ def parse_json(response: httpx.Response, label: str, body: bytes | None = None) 
 
 
 def _holds_wide_float(value: object) -> bool:
-    """Whether a parsed answer holds a float beyond 64-bit integers (an iterative walk)."""
+    """Whether a parsed answer holds a float beyond 64-bit integers (an iterative walk that
+    stacks only containers: a list page holds thousands of scalars)."""
     stack = [value]
     while stack:
         node = stack.pop()
         if type(node) is dict:
-            stack.extend(node.values())
+            items: Iterable[object] = node.values()
         elif type(node) is list:
-            stack.extend(node)
-        elif type(node) is float and not -_WIDE < node < _WIDE:
-            return True
+            items = node
+        else:
+            continue
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append(item)
+            elif isinstance(item, float) and not -_WIDE < item < _WIDE:
+                return True
     return False
 
 
