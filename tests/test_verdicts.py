@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from fdi_drift import engine as engine_module
+from fdi_drift.desired_cache import Verdicts
 from fdi_drift.drift.model import Status
 from fdi_drift.service import Runtime
 from tests.conftest import API_TASK, MYSQL_TASK, export_instance, put_task
@@ -87,3 +88,29 @@ async def test_a_changed_declaration_or_a_damaged_file_means_judging_again(
     compared.clear()
     report = await cycle(make_runtime(cache_dir=cache))
     assert sorted(compared) == sorted(s.live_id for s in report.statuses)  # all judged again
+
+
+async def test_verdicts_are_written_when_they_change_and_again_after_a_failed_write(
+    make_runtime: RuntimeFactory,
+    desired_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cycle that judged nothing new builds and writes nothing; a write that failed is tried
+    again by the next cycle, though nothing changed meanwhile."""
+    runtime = make_runtime(cache_dir=tmp_path / "cache")
+    await export_instance(runtime, desired_dir)
+    saved: list[int] = []
+    failing = [True]
+
+    def save(self: Verdicts, in_sync: dict[str, tuple[str, str]]) -> bool:
+        saved.append(len(in_sync))
+        return not failing[0]
+
+    monkeypatch.setattr(Verdicts, "save", save)
+    await cycle(runtime)  # first judgement: the write fails
+    failing[0] = False
+    await cycle(runtime)  # nothing changed, but the failed write is made now
+    await cycle(runtime)  # nothing changed, nothing written
+    await cycle(runtime)
+    assert saved == [2, 2]

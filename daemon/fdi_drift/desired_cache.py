@@ -246,11 +246,12 @@ class Verdicts:
                 and all(isinstance(part, str) for part in pair)
             }
 
-    def save(self, in_sync: dict[str, tuple[str, str]]) -> None:
-        """Replace the stored verdicts; a failure is logged and changes nothing else."""
+    def save(self, in_sync: dict[str, tuple[str, str]]) -> bool:
+        """Replace the stored verdicts; whether they are stored now. A failure is logged and
+        changes nothing else."""
         data = orjson.dumps(in_sync, option=orjson.OPT_SORT_KEYS)
         if data == self._written:
-            return
+            return True
         try:
             _replace(self.path, data)
         except OSError as error:
@@ -258,5 +259,6 @@ class Verdicts:
                 "the verdicts cannot be kept in the cache directory",
                 extra={"cache_dir": str(self.path.parent), "error": error.strerror or str(error)},
             )
-            return
+            return False
         self._written = data
+        return True

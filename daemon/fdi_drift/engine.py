@@ -105,6 +105,7 @@ class Engine:
         self._cut_short = False  # the running cycle's deadline cancelled something
         self._cycles = 0
         self._memo: dict[ResourceKey, _Memo] = {}
+        self._verdicts_changed = True  # the in-sync verdicts differ from those last kept
         self._drift_since: dict[ResourceKey, float] = {}
         self._previous: dict[ResourceKey, Status] = {}
 
@@ -302,6 +303,12 @@ class Engine:
                 status = self._status(resource, Status.IN_SYNC, "", entry.id, (), live.digest)
             else:
                 status = self._status(resource, Status.DRIFTED, "", entry.id, changes, live.digest)
+        if memo is None or (memo.digest, memo.fingerprint, memo.status.status) != (
+            live.digest,
+            fingerprint,
+            status.status,
+        ):
+            self._verdicts_changed = True
         self._memo[resource.key] = _Memo(entry.id, entry.version, live.digest, fingerprint, status)
         return status
 
@@ -314,8 +321,9 @@ class Engine:
         )
 
     def _keep_verdicts(self) -> None:
-        if self._verdicts is not None:
-            self._verdicts.save(
+        """Save the in-sync verdicts, when they changed since they were last saved."""
+        if self._verdicts is not None and self._verdicts_changed:
+            self._verdicts_changed = not self._verdicts.save(
                 {
                     _verdict_key(key): (memo.digest, memo.fingerprint)
                     for key, memo in self._memo.items()
@@ -346,8 +354,9 @@ class Engine:
             since = self._drift_since.setdefault(key, self._clock())
         elif status is not Status.UNKNOWN:  # an unknown read says nothing about drift
             self._drift_since.pop(key, None)
-        if status is not Status.IN_SYNC and status is not Status.DRIFTED:
-            self._memo.pop(key, None)
+        judged = status is Status.IN_SYNC or status is Status.DRIFTED
+        if not judged and self._memo.pop(key, None) is not None:
+            self._verdicts_changed = True
         placement = self._place(key.project_id)
         return ResourceStatus(
             key=key,
@@ -367,6 +376,7 @@ class Engine:
         for table in (self._memo, self._drift_since):
             for key in [k for k in table if k not in keep]:
                 del table[key]
+                self._verdicts_changed = True
 
     def _log_transitions(self, report: CycleReport) -> None:
         current: dict[ResourceKey, Status] = {}
