@@ -18,7 +18,6 @@ import hashlib
 import math
 import os
 import re
-import stat
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -385,41 +384,36 @@ def fill_cache(
     with closing(walk_yaml_files(root)) as entries:
         listed = [entry.relative for entry in entries if isinstance(entry, Found)]
     stored = 0
-    for relative in reversed(listed):
-        if stopped():
-            break
-        data = _read_plainly(root / relative, max_file_bytes)
-        if data is None:
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        if disk.holds(digest):
-            continue
-        resource, _ = _parse_bytes(relative, data, loader._specs)
-        if resource is not None:
-            disk.put(digest, *loader._to_entry(resource))
-            stored += 1
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for relative in reversed(listed):
+            if stopped():
+                break
+            data = _read_listed(top, relative, max_file_bytes)
+            if data is None:
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if disk.holds(digest):
+                continue
+            resource, _ = _parse_bytes(relative, data, loader._specs)
+            if resource is not None:
+                disk.put(digest, *loader._to_entry(resource))
+                stored += 1
+    finally:
+        os.close(top)
     return stored
 
 
-def _read_plainly(path: Path, limit: int) -> bytes | None:
-    """A regular file's bytes, or None: not one, too big, or unreadable."""
+def _read_listed(top: int, relative: str, limit: int) -> bytes | None:
+    """A listed file's bytes, opened as the loader opens it, or None: gone, not a regular
+    file, over `limit` or unreadable (the loader reports it when it gets there)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        with open_regular(Found(relative, top, relative)) as opened:
+            if opened.stamp.size > limit:
+                return None
+            data = opened.read(limit + 1)
+    except (CheckoutChangedError, NotRegularFileError, OSError):
         return None
-    try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
-            return None
-        chunks, size = [], 0
-        while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     return data if len(data) <= limit else None
 
 
