@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -18,10 +19,11 @@ from fdi_drift.desired_state import DesiredStateLoader
 from fdi_drift.drift.model import ReconcileMode, Status, UnknownReason
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
-from fdi_drift.exporter import export_resources
+from fdi_drift.exporter import export_in_processes
 from fdi_drift.kinds import catalog
 from fdi_drift.plan import plan_exit_code, plan_to_json, render_plan
-from fdi_drift.service import Runtime, package_version, run_daemon
+from fdi_drift.prefill import cpus
+from fdi_drift.service import Runtime, desired_loader, drivers_at, package_version, run_daemon
 from fdi_drift.settings import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -69,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         "state names",
     )
     export.add_argument("--force", action="store_true", help="replace files that exist")
+    export.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="processes that read resources and make files, sharing the request rate (default: "
+        "the CPUs this process may use; one for fewer than 200 resources)",
+    )
 
     reconcile = commands.add_parser(
         "reconcile",
@@ -154,7 +164,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check":
         return asyncio.run(_check(settings, args.output, args.show_in_sync))
     if args.command == "export":
-        return asyncio.run(_export(settings, args.out, args.scope, args.force))
+        jobs = args.jobs or max(1, int(cpus()))
+        return _export(settings, args.out, args.scope, args.force, jobs)
     if args.command == "reconcile":
         return asyncio.run(_reconcile(settings, args.apply, args.output, args.full))
     raise AssertionError(args.command)
@@ -228,26 +239,40 @@ async def _reconcile(settings: Settings, apply: bool, output: str, full: bool) -
     return EXIT_ERROR if unknown else plan_exit_code(corrections)
 
 
-async def _export(settings: Settings, out: Path, scopes: list[str], force: bool) -> int:
-    runtime = Runtime(settings)
-    try:
-        if scopes:
-            targets = [target for text in scopes for target in catalog.export_targets(text)]
-        else:  # the scopes the desired state names, for the kinds that live in them
-            declared = sorted({r.scope for r in runtime.loader.load().resources})
-            targets = [(kind, scope) for scope in declared for kind in catalog.living_in(scope)]
-        if not targets:
-            print("error: the desired state names no scope; pass --scope", file=sys.stderr)
-            return EXIT_ERROR
-        written = await export_resources(runtime.drivers, runtime.specs, targets, out, force=force)
-    finally:
-        await runtime.aclose()
+def _export(settings: Settings, out: Path, scopes: list[str], force: bool, jobs: int) -> int:
+    if scopes:
+        targets = [target for text in scopes for target in catalog.export_targets(text)]
+    else:  # the scopes the desired state names, for the kinds that live in them
+        declared = sorted({r.scope for r in desired_loader(settings).load().resources})
+        targets = [(kind, scope) for scope in declared for kind in catalog.living_in(scope)]
+    if not targets:
+        print("error: the desired state names no scope; pass --scope", file=sys.stderr)
+        return EXIT_ERROR
+    written = export_in_processes(
+        functools.partial(drivers_at, settings),
+        catalog.specs(),
+        targets,
+        out,
+        force=force,
+        jobs=jobs,
+        concurrency=settings.engine.concurrency,
+    )
     for item in written:
         print(f"wrote {item.path}")
         for ref in item.secret_refs:
             print(f"  secret placeholder {{secretRef: {ref}}}: provide it before reconciling")
     print(f"{len(written)} files written to {out}")
     return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return number
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,12 +11,22 @@ rules `fdi-drift validate` uses before anything is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import itertools
+import multiprocessing
+import pickle
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -28,11 +38,14 @@ from fdi_drift.drift.model import Path as JSONPath
 from fdi_drift.drift.pointer import format_pointer
 from fdi_drift.drift.redaction import looks_secret
 from fdi_drift.drift.secret_ref import make_reference, placeholder
-from fdi_drift.errors import DesiredStateError
+from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.kinds.contract import KindDriver, KindSpec, LiveEntry, Scope
 from fdi_drift.yaml_documents import dump_and_read
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+# The drivers of API clients whose request rate is `share` of the configured rate.
+OpenDrivers = Callable[[float], AbstractAsyncContextManager[Mapping[Kind, KindDriver]]]
 
 
 class PlaceholderReason(StrEnum):
@@ -79,39 +92,258 @@ async def export_resources(
     """Read every live resource of the targets and write one desired-state file each.
 
     A target naming only a project for a kind that lives in instances covers each instance of
-    that project (the kind's driver lists them).
+    that project (the kind's driver lists them). Files that exist already are refused, before
+    anything is read, unless `force`; nothing is written unless every file could be made.
+    """
+    listings = await list_live(drivers, specs, targets)
+    _refuse_existing(listings, out, force)
+    with _Staging(out) as staging:
+        made = await make_files(drivers, specs, listings, out, staging.folder, concurrency)
+        return staging.commit(made)
+
+
+def export_in_processes(
+    open_drivers: OpenDrivers,
+    specs: Mapping[Kind, KindSpec],
+    targets: Iterable[tuple[Kind, Scope]],
+    out: Path,
+    *,
+    force: bool = False,
+    jobs: int = 1,
+    concurrency: int = 8,
+) -> list[ExportedFile]:
+    """`export_resources`, the reading and the making of files shared by up to `jobs` processes.
+
+    Making a file costs several times the CPU of reading its resource, so one process keeps one
+    core busy and no more. The resources are listed here; then each of the forked processes (no
+    more than one per `_PER_PROCESS` resources) reads and makes a contiguous part of the files
+    with API clients of its own, `open_drivers(share)`, where `share` is its part of the
+    configured request rate, so that together they stay within it. The files are moved into
+    place here, in the listed order, once every part is made.
+    """
+    targets = list(targets)
+
+    async def listed() -> tuple[list[Listing], list[ExportedFile] | None]:
+        async with open_drivers(1.0) as drivers:
+            listings = await list_live(drivers, specs, targets)
+            _refuse_existing(listings, out, force)
+            if _parts(listings, jobs) > 1:
+                return listings, None
+            with _Staging(out) as staging:  # one part: made here, on these clients
+                made = await make_files(drivers, specs, listings, out, staging.folder, concurrency)
+                return listings, staging.commit(made)
+
+    listings, written = asyncio.run(listed())
+    if written is not None:
+        return written
+    with _Staging(out) as staging:
+        parts = _split(listings, _parts(listings, jobs))
+        made = _in_processes(_Forked(open_drivers, specs, parts, out, staging.folder, concurrency))
+        return staging.commit(made)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The live resources of one kind in one scope, as the list answers show them."""
+
+    kind: Kind
+    scope: Scope
+    entries: tuple[LiveEntry, ...]
+
+
+async def list_live(
+    drivers: Mapping[Kind, KindDriver],
+    specs: Mapping[Kind, KindSpec],
+    targets: Iterable[tuple[Kind, Scope]],
+) -> list[Listing]:
+    """Every live resource of the targets, by kind and scope."""
+    return [
+        Listing(kind, scope, tuple(await drivers[kind].list(scope)))
+        for kind, scope in await _each_scope(drivers, specs, targets)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """A file made in the staging folder under the name `staged`, to be moved to `file.path`."""
+
+    file: ExportedFile
+    staged: str
+
+
+async def make_files(
+    drivers: Mapping[Kind, KindDriver],
+    specs: Mapping[Kind, KindSpec],
+    listings: Iterable[Listing],
+    out: Path,
+    folder: Path,
+    concurrency: int,
+    tag: str = "",
+) -> list[_Made]:
+    """Read each listed resource and write its file into `folder`, named by `tag` and a count.
+
+    Each file is written as soon as its resource is read: thousands of decoded documents, or of
+    texts, held at once cost gigabytes.
     """
     semaphore = asyncio.Semaphore(concurrency)
-    planned: list[tuple[ExportedFile, str]] = []
-    for kind, scope in await _each_scope(drivers, specs, targets):
+    counter = itertools.count()
+    made: list[_Made] = []
+    for listing in listings:
+        kind, scope = listing.kind, listing.scope
         default_ignore = compile_ignore(specs[kind].default_ignore)
-        entries = await drivers[kind].list(scope)
 
         async def one(
             entry: LiveEntry,
             kind: Kind = kind,
             scope: Scope = scope,
             default_ignore: IgnoreRules = default_ignore,
-        ) -> tuple[ExportedFile, str]:
-            # Each file is made as soon as its resource is read, so that only texts wait for
-            # the last read: thousands of decoded documents held at once cost gigabytes.
+        ) -> _Made:
             async with semaphore:
                 document = (await drivers[kind].read(scope, entry.id)).decode().value
-            return _exported(kind, scope, entry, document, specs, default_ignore, out)
+            file, text = _exported(kind, scope, entry, document, specs, default_ignore, out)
+            staged = f"{tag}{next(counter)}.yaml"
+            (folder / staged).write_text(text, encoding="utf-8")
+            return _Made(file, staged)
 
-        planned.extend(await asyncio.gather(*(one(entry) for entry in entries)))
-    existing = [str(item.path) for item, _ in planned if item.path.exists()]
-    if existing and not force:
+        made.extend(await asyncio.gather(*(one(entry) for entry in listing.entries)))
+    return made
+
+
+def _path(out: Path, scope: Scope, name: str) -> Path:
+    """Where the file of the resource called `name` in `scope` goes."""
+    folders = (scope.project_id, scope.instance_id or "drs-jobs")
+    relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
+    return out / relative / f"{_UNSAFE.sub('_', name)}.yaml"
+
+
+def _refuse_existing(listings: Iterable[Listing], out: Path, force: bool) -> None:
+    """DesiredStateError naming the files that exist already, unless `force`."""
+    if force:
+        return
+    paths = (_path(out, listing.scope, e.name) for listing in listings for e in listing.entries)
+    existing = [str(path) for path in paths if path.exists()]
+    if existing:
         raise DesiredStateError(
             f"{len(existing)} files exist already; pass --force to replace them",
             tuple(existing),
         )
-    for item, text in planned:
-        item.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = item.path.with_suffix(".yaml.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(item.path)
-    return [item for item, _ in planned]
+
+
+class _Staging:
+    """A hidden folder in `out` where files are made; they move into place only when all are.
+
+    Leaving the context removes the folder and what is still in it, and `out` too if it was
+    made for the staging folder and holds nothing else.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._made_out = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=".fdi-drift-export-", dir=out))
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self._made_out:
+            with contextlib.suppress(OSError):  # not empty: something was written
+                self._out.rmdir()
+
+    def commit(self, made: Iterable[_Made]) -> list[ExportedFile]:
+        """Move every made file into place, in order; the files moved."""
+        written = []
+        for item in made:
+            item.file.path.parent.mkdir(parents=True, exist_ok=True)
+            (self.folder / item.staged).replace(item.file.path)
+            written.append(item.file)
+        return written
+
+
+# A second process costs a fork, a login and its share of the rate: worth it from this many.
+_PER_PROCESS = 100
+
+
+def _parts(listings: Iterable[Listing], jobs: int) -> int:
+    """How many processes make the files of `listings`: one where fork is unavailable."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    total = sum(len(listing.entries) for listing in listings)
+    return max(1, min(jobs, total // _PER_PROCESS))
+
+
+def _split(listings: list[Listing], parts: int) -> list[list[Listing]]:
+    """`listings` cut into `parts` contiguous runs of resources, as equal in size as can be."""
+    pairs = [(listing, entry) for listing in listings for entry in listing.entries]
+    bounds = [len(pairs) * part // parts for part in range(parts + 1)]
+    runs: list[list[Listing]] = []
+    for start, stop in itertools.pairwise(bounds):
+        run: list[Listing] = []
+        for listing, group in itertools.groupby(pairs[start:stop], key=lambda pair: pair[0]):
+            run.append(Listing(listing.kind, listing.scope, tuple(e for _, e in group)))
+        runs.append(run)
+    return runs
+
+
+@dataclass(frozen=True, slots=True)
+class _Forked:
+    """What every forked process shares; each makes `parts[its index]`."""
+
+    open_drivers: OpenDrivers
+    specs: Mapping[Kind, KindSpec]
+    parts: list[list[Listing]]
+    out: Path
+    folder: Path
+    concurrency: int
+
+
+# Set only while the processes are forked, which inherit it: nothing of it is pickled, so
+# neither are the credentials behind `open_drivers`.
+_FORKED: _Forked | None = None
+
+
+def _in_processes(forked: _Forked) -> list[_Made]:
+    """The files each forked process made of its part, in the order of the parts."""
+    global _FORKED  # the forked processes' inheritance, set and cleared here
+    _FORKED = forked
+    gc.freeze()  # collections in the children would touch, and so copy, every page they share
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(len(forked.parts), mp_context=context) as pool:
+            answers = list(pool.map(_make_part, range(len(forked.parts))))
+    except BrokenProcessPool:
+        raise FdiDriftError("an export process ended before it answered (out of memory?)") from None
+    finally:
+        _FORKED = None
+        gc.unfreeze()
+    made: list[_Made] = []
+    for answer in answers:
+        if isinstance(answer, FdiDriftError):
+            raise answer
+        made.extend(answer)
+    return made
+
+
+def _make_part(index: int) -> list[_Made] | FdiDriftError:
+    """In a forked process: make the files of part `index`; our own error is the answer."""
+    forked = _FORKED
+    assert forked is not None  # set before the fork
+
+    async def make() -> list[_Made]:
+        async with forked.open_drivers(1 / len(forked.parts)) as drivers:
+            part, tag = forked.parts[index], f"{index}-"
+            return await make_files(
+                drivers, forked.specs, part, forked.out, forked.folder, forked.concurrency, tag
+            )
+
+    try:
+        return asyncio.run(make())
+    except FdiDriftError as error:
+        try:  # it travels back pickled: as itself if it can, else as its message
+            return cast(FdiDriftError, pickle.loads(pickle.dumps(error)))  # noqa: S301 - our own
+        except Exception:  # any failure to pickle or unpickle
+            return FdiDriftError(str(error))
 
 
 def _exported(
@@ -145,9 +377,7 @@ def _exported(
         "metadata": metadata,
         "spec": spec,
     }
-    folders = (scope.project_id, scope.instance_id or "drs-jobs")
-    relative = Path(*(_UNSAFE.sub("_", part) for part in folders))
-    path = out / relative / f"{_UNSAFE.sub('_', entry.name)}.yaml"
+    path = _path(out, scope, entry.name)
     text, reading = dump_and_read(resource)
     _, problems = parse_resource_text(path.name, text, specs, reading=reading)
     if problems:

@@ -9,7 +9,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -44,6 +44,28 @@ def package_version() -> str:
         return version("fdi-drift")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0+unknown"
+
+
+def desired_loader(settings: Settings) -> DesiredStateLoader:
+    """The loader of the configured desired-state tree."""
+    limit = settings.desired_state_max_file_bytes
+    return DesiredStateLoader(
+        settings.desired_state,
+        max_file_bytes=DEFAULT_MAX_FILE_BYTES if limit is None else limit,
+        cache_dir=settings.cache_dir,
+    )
+
+
+@contextlib.asynccontextmanager
+async def drivers_at(settings: Settings, share: float) -> AsyncIterator[Mapping[Kind, KindDriver]]:
+    """The kind drivers of a runtime whose requests take `share` of the configured rate."""
+    rate = settings.client.rate_limit_per_second * share
+    client = replace(settings.client, rate_limit_per_second=rate)
+    runtime = Runtime(replace(settings, client=client))
+    try:
+        yield runtime.drivers
+    finally:
+        await runtime.aclose()
 
 
 class Runtime:
@@ -94,12 +116,7 @@ class Runtime:
             if settings.cache_dir is None
             else Verdicts(settings.cache_dir, shard.index),
         )
-        limit = settings.desired_state_max_file_bytes
-        self.loader = DesiredStateLoader(
-            settings.desired_state,
-            max_file_bytes=DEFAULT_MAX_FILE_BYTES if limit is None else limit,
-            cache_dir=settings.cache_dir,
-        )
+        self.loader = desired_loader(settings)
         self.audit = AuditLog(settings.audit_log, clock=clock)
         self.reconciler = Reconciler(
             self.drivers,
