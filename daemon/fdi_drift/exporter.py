@@ -165,10 +165,10 @@ async def list_live(
 
 @dataclass(frozen=True, slots=True)
 class _Made:
-    """A file made in the staging folder under the name `staged`, to be moved to `file.path`."""
+    """A file made at `staged`, in a staging folder, to be moved to `file.path`."""
 
     file: ExportedFile
-    staged: str
+    staged: Path
 
 
 async def make_files(
@@ -178,9 +178,8 @@ async def make_files(
     out: Path,
     folder: Path,
     concurrency: int,
-    tag: str = "",
 ) -> list[_Made]:
-    """Read each listed resource and write its file into `folder`, named by `tag` and a count.
+    """Read each listed resource and write its file into `folder`, named by a count.
 
     Each file is written as soon as its resource is read: thousands of decoded documents, or of
     texts, held at once cost gigabytes.
@@ -201,8 +200,8 @@ async def make_files(
             async with semaphore:
                 document = (await drivers[kind].read(scope, entry.id)).decode().value
             file, text = _exported(kind, scope, entry, document, specs, default_ignore, out)
-            staged = f"{tag}{next(counter)}.yaml"
-            (folder / staged).write_text(text, encoding="utf-8")
+            staged = folder / f"{next(counter)}.yaml"
+            staged.write_text(text, encoding="utf-8")
             return _Made(file, staged)
 
         made.extend(await asyncio.gather(*(one(entry) for entry in listing.entries)))
@@ -256,7 +255,7 @@ class _Staging:
         written = []
         for item in made:
             item.file.path.parent.mkdir(parents=True, exist_ok=True)
-            (self.folder / item.staged).replace(item.file.path)
+            item.staged.replace(item.file.path)
             written.append(item.file)
         return written
 
@@ -332,9 +331,12 @@ def _make_part(index: int) -> list[_Made] | FdiDriftError:
 
     async def make() -> list[_Made]:
         async with forked.open_drivers(1 / len(forked.parts)) as drivers:
-            part, tag = forked.parts[index], f"{index}-"
+            # A folder of its own: files made in one folder by two processes contend for its lock.
+            folder = forked.folder / str(index)
+            folder.mkdir()
+            part = forked.parts[index]
             return await make_files(
-                drivers, forked.specs, part, forked.out, forked.folder, forked.concurrency, tag
+                drivers, forked.specs, part, forked.out, folder, forked.concurrency
             )
 
     try:
