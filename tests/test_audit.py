@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fdi_drift.audit import MAX_LINE, AuditLog
+from fdi_drift.drift.model import Kind, ResourceKey
 from fdi_drift.errors import AuditError
 
 # Long enough for a slow machine, short enough that a hang fails instead of stalling CI.
@@ -357,3 +358,78 @@ def test_lone_surrogates_are_escaped_and_non_json_values_refused(tmp_path: Path)
         with pytest.raises(AuditError, match="not JSON"):
             log.intent(resource={}, revision="r", live_before=value, requests=[])
     assert log.path.read_bytes() == before
+
+
+def _write(log: AuditLog, key: ResourceKey, result: str | None = "applied") -> str:
+    """One write of `key` as the reconciler records it: an intent, then (unless None) an outcome."""
+    record = log.intent(
+        resource={**key.fields(), "live_id": "L1", "source": "a.yaml"},
+        revision="r",
+        live_before={"task": {"description": "before"}},
+        requests=[{"request": "PUT /v2/p/tasks/L1", "body": {"token": "<redacted>"}}],
+    )
+    if result is not None:
+        log.outcome(record, result=result, verification={"in_sync": True})
+    return record
+
+
+ORDERS = ResourceKey(Kind("FdiTask"), "p1", "i1", "orders")
+
+
+def test_records_for_returns_one_resources_writes_newest_first_without_bodies(
+    tmp_path: Path,
+) -> None:
+    """Outcomes are found through their intent's id; other resources and bodies are left out."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    first = _write(log, ORDERS)
+    _write(log, ResourceKey(Kind("FdiTask"), "p1", "i1", "other"))
+    _write(log, ResourceKey(Kind("FdiTask"), "p1", "i2", "orders"))  # same name, other scope
+    _write(log, ResourceKey(Kind("DrsJob"), "p1", "i1", "orders"))  # same name, other kind
+    second = _write(log, ORDERS, result=None)  # unfinished
+
+    records = log.records_for(ORDERS)
+
+    assert [(r["event"], r["id"]) for r in records] == [
+        ("intent", second),
+        ("outcome", first),
+        ("intent", first),
+    ]
+    assert records[0]["requests"] == [{"request": "PUT /v2/p/tasks/L1"}]
+    assert "live_before" not in records[0] and "before" not in json.dumps(records)
+    assert records[1]["result"] == "applied" and records[2]["revision"] == "r"
+
+
+def test_records_for_holds_only_the_newest_writes(tmp_path: Path) -> None:
+    """With a limit, older writes are dropped, and an outcome of a dropped intent is not kept."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    ids = [_write(log, ORDERS, result=None) for _ in range(3)]
+    for record in ids:
+        log.outcome(record, result="failed")
+
+    records = log.records_for(ORDERS, limit=2)
+
+    assert [(r["event"], r["id"]) for r in records] == [
+        ("outcome", ids[2]),
+        ("intent", ids[2]),
+    ]
+    assert [r["id"] for r in log.records_for(ORDERS, limit=3)] == [ids[2], ids[2], ids[1]]
+
+
+def test_records_for_skips_damaged_lines_and_reads_a_missing_log_as_empty(tmp_path: Path) -> None:
+    """Torn and junk lines, and intents whose resource is not an object, never stop the read."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    assert log.records_for(ORDERS) == []
+    first = _write(log, ORDERS, result=None)
+    with log.path.open("ab") as file:
+        file.write(b"\xff junk\n")
+        file.write(b'{"event": "intent", "id": "x", "resource": "orders"}\n')
+        file.write(b'{"event":"outcome","id":"' + first.encode() + b'","res')  # torn
+    second = _write(log, ORDERS)
+
+    records = log.records_for(ORDERS)
+
+    assert [(r["event"], r["id"]) for r in records] == [
+        ("outcome", second),
+        ("intent", second),
+        ("intent", first),
+    ]

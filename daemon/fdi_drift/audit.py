@@ -36,12 +36,14 @@ import stat
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from fdi_drift.drift.model import ResourceKey
 from fdi_drift.errors import AuditError
 from fdi_drift.file_kind import kind_of
 
@@ -137,31 +139,18 @@ class AuditLog:
 
     def scan(self) -> AuditScan:
         """Read the whole log: intents without an outcome, in file order, and the damage seen."""
-        try:
-            descriptor = self._open(os.O_RDONLY, "read")
-        except FileNotFoundError:
-            return AuditScan(unfinished=(), records=0, damaged=())
         open_intents: dict[str, dict[str, Any]] = {}
         records = 0
         damaged: list[int] = []
-        with os.fdopen(descriptor, "rb") as file:
-            try:
-                # Shared, so an append cut back after a failure is never read half-written.
-                fcntl.flock(file.fileno(), fcntl.LOCK_SH)
-                for number, line in enumerate(_lines(file), 1):
-                    if line is not None and not line.strip():
-                        continue  # not a record, and nothing was lost
-                    record = _parse(line)
-                    if record is None:
-                        damaged.append(number)
-                        continue
-                    records += 1
-                    if record["event"] == "intent":
-                        open_intents[record["id"]] = record
-                    elif record["event"] == "outcome":
-                        open_intents.pop(record["id"], None)
-            except OSError as error:
-                raise AuditError(f"cannot read audit log {self.path}: {_reason(error)}") from None
+        for number, record in self._read():
+            if record is None:
+                damaged.append(number)
+                continue
+            records += 1
+            if record["event"] == "intent":
+                open_intents[record["id"]] = record
+            elif record["event"] == "outcome":
+                open_intents.pop(record["id"], None)
         if damaged:
             log.warning(
                 "audit log has damaged lines; they were skipped",
@@ -172,6 +161,46 @@ class AuditLog:
                 },
             )
         return AuditScan(tuple(open_intents.values()), records, tuple(damaged))
+
+    def records_for(self, key: ResourceKey, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest intent and outcome records of one resource, newest first.
+
+        An outcome names only its intent's id, so it is found through that intent. Records come
+        without `live_before` and request bodies (request lines stay): they are a record's bulk,
+        and at most the last `limit` writes are held while the file is read. Damaged lines are
+        skipped, as by scan().
+        """
+        identity = (str(key.kind), key.project_id, key.instance_id, key.name)
+        writes: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        for _, record in self._read():
+            if record is None:
+                continue
+            if record["event"] == "intent" and _names(record, identity):
+                writes[record["id"]] = [_without_bodies(record)]
+                writes.move_to_end(record["id"])
+                if len(writes) > limit:
+                    writes.popitem(last=False)
+            elif record["event"] == "outcome" and record["id"] in writes:
+                writes[record["id"]].append(record)
+        newest = [record for pair in reversed(writes.values()) for record in reversed(pair)]
+        return newest[:limit]
+
+    def _read(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """Each record with its line number, in file order; None for a damaged line."""
+        try:
+            descriptor = self._open(os.O_RDONLY, "read")
+        except FileNotFoundError:
+            return
+        with os.fdopen(descriptor, "rb") as file:
+            try:
+                # Shared, so an append cut back after a failure is never read half-written.
+                fcntl.flock(file.fileno(), fcntl.LOCK_SH)
+                for number, line in enumerate(_lines(file), 1):
+                    if line is not None and not line.strip():
+                        continue  # not a record, and nothing was lost
+                    yield number, _parse(line)
+            except OSError as error:
+                raise AuditError(f"cannot read audit log {self.path}: {_reason(error)}") from None
 
     def _append(self, record: dict[str, Any], *, keep: bool) -> None:
         line = self._encode(record)
@@ -308,6 +337,27 @@ def _parse(line: bytes | None) -> dict[str, Any] | None:
     ):
         return None
     return record
+
+
+def _names(record: dict[str, Any], identity: tuple[str, str, str, str]) -> bool:
+    """Whether an intent's resource is the one `identity` (kind, project, instance, name) names."""
+    resource = record.get("resource")
+    if not isinstance(resource, dict):
+        return False
+    fields = ("kind", "project_id", "instance_id", "name")
+    return tuple(resource.get(field, "") for field in fields) == identity
+
+
+def _without_bodies(intent: dict[str, Any]) -> dict[str, Any]:
+    """An intent without `live_before` and with only the line of each request."""
+    shown = {name: value for name, value in intent.items() if name != "live_before"}
+    requests = intent.get("requests")
+    if isinstance(requests, list):
+        shown["requests"] = [
+            {"request": request.get("request")} if isinstance(request, dict) else None
+            for request in requests
+        ]
+    return shown
 
 
 def _not_regular(path: Path, mode: int) -> str:
