@@ -52,9 +52,11 @@ def store(tmp_path: Path) -> Path:
 def test_an_episode_opens_once_follows_the_drift_and_keeps_its_start(store: Path) -> None:
     history = History(store)
     history.record_cycle(cycle(100, status(ORDERS, Status.IN_SYNC)))
-    history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED)))
+    first = history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED)))
+    assert (first.opened, first.drift_since) == ([(ORDERS, Spell.DRIFTED)], {ORDERS: 160})
     later = FieldChange("/task/description", ChangeOp.CHANGED, desired="nightly", live="daily")
-    history.record_cycle(cycle(220, status(ORDERS, Status.DRIFTED, changes=(later,))))
+    second = history.record_cycle(cycle(220, status(ORDERS, Status.DRIFTED, changes=(later,))))
+    assert (second.opened, second.drift_since) == ([], {ORDERS: 160})
     (episode,) = history.episodes()
     assert (episode.spell, episode.opened_at, episode.closed_at) == (Spell.DRIFTED, 160, None)
     assert [(f.pointer, f.desired, f.live) for f in episode.fields] == [
@@ -73,7 +75,8 @@ def test_an_episode_opens_once_follows_the_drift_and_keeps_its_start(store: Path
 def test_a_restart_continues_open_episodes(store: Path) -> None:
     History(store).record_cycle(cycle(160, status(ORDERS, Status.DRIFTED)))
     restarted = History(store)
-    restarted.record_cycle(cycle(220, status(ORDERS, Status.DRIFTED)))
+    recorded = restarted.record_cycle(cycle(220, status(ORDERS, Status.DRIFTED)))
+    assert (recorded.opened, recorded.drift_since) == ([], {ORDERS: 160})
     (episode,) = restarted.episodes()
     assert (episode.opened_at, episode.closed_at) == (160, None)
 
@@ -98,7 +101,7 @@ def test_how_a_drift_episode_resolves(
     history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED)))
     closed = history.record_cycle(
         cycle(220, after, revision=revision), applied=[ORDERS] if applied else []
-    )
+    ).closed
     assert [(e.spell, e.closed_at, e.resolution) for e in closed] == [
         (Spell.DRIFTED, 220, resolution)
     ]
@@ -111,7 +114,7 @@ def test_a_write_recorded_by_another_process_makes_the_fix_reconciled(store: Pat
     daemon, command = History(store), History(store)
     daemon.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED)))
     command.record_applied(ORDERS)
-    (closed,) = daemon.record_cycle(cycle(220, status(ORDERS, Status.IN_SYNC, digest="d2")))
+    (closed,) = daemon.record_cycle(cycle(220, status(ORDERS, Status.IN_SYNC, digest="d2"))).closed
     assert closed.resolution is Resolution.RECONCILED
     assert command.episodes()[0].resolution is Resolution.RECONCILED
 
@@ -122,9 +125,9 @@ def test_an_undeclared_resource_closes_as_deleted_and_an_unreported_one_stays_op
     history = History(store)
     history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED), status(USERS, Status.DRIFTED)))
     # Neither is reported (another replica's, or a list that did not finish): both stay open.
-    assert history.record_cycle(cycle(220)) == []
+    assert history.record_cycle(cycle(220)).closed == []
     # Only USERS is still declared: ORDERS was removed from the desired state.
-    (closed,) = history.record_cycle(cycle(280), declared={USERS})
+    (closed,) = history.record_cycle(cycle(280), declared={USERS}).closed
     assert (closed.key, closed.resolution) == (ORDERS, Resolution.DELETED)
     assert list(history.open_drift()) == [USERS]
 
@@ -139,7 +142,7 @@ def test_unknown_and_blocked_spells_end_without_resolving_the_drift(store: Path)
     assert (spells[Spell.UNKNOWN].opened_at, spells[Spell.UNKNOWN].closed_at) == (160, 220)
     assert spells[Spell.UNKNOWN].resolution is None
     assert spells[Spell.BLOCKED].open
-    closed = history.record_cycle(cycle(280, status(ORDERS, Status.IN_SYNC, digest="d2")))
+    closed = history.record_cycle(cycle(280, status(ORDERS, Status.IN_SYNC, digest="d2"))).closed
     assert {(e.spell, e.resolution) for e in closed} == {
         (Spell.DRIFTED, Resolution.REVERTED),
         (Spell.BLOCKED, None),
@@ -235,7 +238,7 @@ def test_a_store_that_cannot_be_written_pauses_history_and_resumes(tmp_path: Pat
     path = tmp_path / "missing-folder" / "history.db"
     history = History(path)
     assert not history.healthy and str(path) in history.error
-    assert history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED))) == []
+    assert history.record_cycle(cycle(160, status(ORDERS, Status.DRIFTED))).closed == []
     assert history.episodes() == [] and history.open_drift() == {}
     path.parent.mkdir()
     history.record_cycle(cycle(220, status(ORDERS, Status.DRIFTED)))

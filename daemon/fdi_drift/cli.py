@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,11 +21,15 @@ from fdi_drift.drift.model import ReconcileMode, Status, UnknownReason
 from fdi_drift.drift.report import exit_code, render_text, report_to_json
 from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.exporter import export_in_processes
+from fdi_drift.history import History
+from fdi_drift.history_report import render_episodes
 from fdi_drift.kinds import catalog
 from fdi_drift.plan import plan_exit_code, plan_to_json, render_plan
 from fdi_drift.prefill import cpus
+from fdi_drift.selectors import Selector
 from fdi_drift.service import Runtime, desired_loader, drivers_at, package_version, run_daemon
 from fdi_drift.settings import Settings, load_settings
+from fdi_drift.times import parse_duration
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 # Failures a wrong or missing credential would cause: worth saying which ones were in use.
@@ -79,6 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that read resources and make files, sharing the request rate (default: "
         "the CPUs this process may use; one for fewer than 200 resources)",
     )
+
+    history = commands.add_parser(
+        "history",
+        help="drift episodes from the history store, newest first (exit 0, 1 error)",
+        description="Drift episodes the daemon and `reconcile` recorded in `history_db`, newest "
+        "first: when each opened and closed, the fields, who changed it (from Cloud Trace "
+        "Service) and how it ended. Exit codes: 0 listed (even none), 1 error.",
+        epilog="example: fdi-drift history -c config.yaml 'FdiTask/orders*' --since 7d",
+    )
+    _config_argument(history)
+    history.add_argument(
+        "selector",
+        nargs="?",
+        type=_selector,
+        help="NAME, ID, KIND/NAME or PROJECT/INSTANCE/NAME, globs allowed (default: all)",
+    )
+    history.add_argument(
+        "--since",
+        type=_duration,
+        metavar="DURATION",
+        help="only episodes open at some time in the last DURATION (30m, 2h, 7d)",
+    )
+    history.add_argument("--output", choices=("text", "json"), default="text")
 
     reconcile = commands.add_parser(
         "reconcile",
@@ -166,6 +194,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         jobs = args.jobs or max(1, int(cpus()))
         return _export(settings, args.out, args.scope, args.force, jobs)
+    if args.command == "history":
+        return _history(settings, args.selector, args.since, args.output)
     if args.command == "reconcile":
         return asyncio.run(_reconcile(settings, args.apply, args.output, args.full))
     raise AssertionError(args.command)
@@ -178,7 +208,7 @@ def _validate(directory: Path) -> int:
 
 
 async def _check(settings: Settings, output: str, show_in_sync: bool) -> int:
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, history=False)  # a check looks; it records nothing
     try:
         await runtime.reload(strict=True)
         report = await runtime.check()
@@ -263,6 +293,51 @@ def _export(settings: Settings, out: Path, scopes: list[str], force: bool, jobs:
             print(f"  secret placeholder {{secretRef: {ref}}}: provide it before reconciling")
     print(f"{len(written)} files written to {out}")
     return EXIT_OK
+
+
+def _history(
+    settings: Settings, selector: Selector | None, since: float | None, output: str
+) -> int:
+    path = settings.history_db
+    if path is None:
+        print("error: no drift history: `history_db` is not configured", file=sys.stderr)
+        return EXIT_ERROR
+    if not path.exists():
+        print(f"error: {path}: no drift history recorded yet", file=sys.stderr)
+        return EXIT_ERROR
+    store = History(path)
+    try:
+        start = None if since is None else time.time() - since
+        episodes = [
+            episode
+            for episode in store.episodes(since=start, limit=100_000)
+            if selector is None or selector.matches(*episode.identity())
+        ]
+        if not store.healthy:
+            print(f"error: {store.error}", file=sys.stderr)
+            return EXIT_ERROR
+    finally:
+        store.close()
+    if output == "json":
+        body = {"episodes": [episode.to_json() for episode in episodes]}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(render_episodes(episodes, now=time.time()), end="")
+    return EXIT_OK
+
+
+def _selector(text: str) -> Selector:
+    try:
+        return Selector.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:

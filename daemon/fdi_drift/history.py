@@ -37,7 +37,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +51,7 @@ from fdi_drift.drift.model import (
     Status,
 )
 from fdi_drift.file_kind import kind_of
+from fdi_drift.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,54 @@ class Episode:
     @property
     def open(self) -> bool:
         return self.closed_at is None
+
+    def identity(self) -> tuple[str, str, str, str, str]:
+        """kind, project, instance, name and live id: what a selector matches."""
+        key = self.key
+        return (str(key.kind), key.project_id, key.instance_id, key.name, self.resource)
+
+    def to_json(self) -> dict[str, Any]:
+        """The episode as `fdi-drift history --output json` and the API show it."""
+        key, who = self.key, self.changed_by
+        return {
+            "kind": str(key.kind),
+            "name": key.name,
+            "resource": self.resource,
+            "project_id": key.project_id,
+            "instance_id": key.instance_id,
+            "region": self.region or None,
+            "status": self.spell.value,
+            "opened_at": rfc3339(self.opened_at),
+            "closed_at": rfc3339(self.closed_at),
+            "fields": [
+                {"pointer": f.pointer, "op": f.op, "desired": f.desired, "live": f.live}
+                for f in self.fields
+            ],
+            "detail": self.detail,
+            "revision": self.revision,
+            "changed_by": None
+            if who is None
+            else {
+                "user": who.user,
+                "source_ip": who.source_ip,
+                "time": rfc3339(who.time),
+                "trace_id": who.trace_id,
+                "request_id": who.request_id,
+                "trace_name": who.trace_name,
+            },
+            "attribution": self.attribution or None,
+            "resolution": None if self.resolution is None else self.resolution.value,
+        }
+
+
+@dataclass(slots=True)
+class Recorded:
+    """What recording one cycle did."""
+
+    closed: list[Episode] = field(default_factory=list)
+    opened: list[tuple[ResourceKey, Spell]] = field(default_factory=list)
+    # When each resource's open drift episode opened: the drift age every output shows.
+    drift_since: dict[ResourceKey, float] = field(default_factory=dict)
 
 
 DEFAULT_MAX_AGE_SECONDS = 90 * 86400.0
@@ -219,8 +268,8 @@ class History:
         *,
         applied: Iterable[ResourceKey] = (),
         declared: Collection[ResourceKey] | None = None,
-    ) -> list[Episode]:
-        """Open, follow and close episodes from one cycle's statuses; the episodes it closed.
+    ) -> Recorded:
+        """Open, follow and close episodes from one cycle's statuses.
 
         `applied` names the resources an fdi-drift write was applied to in this cycle. A
         resource missing from the report is left alone (another replica's, or a list that did
@@ -238,10 +287,10 @@ class History:
         kept = None if declared is None else {_identity(key) for key in declared}
         in_sync_at = self._in_sync_at
 
-        def record(db: sqlite3.Connection) -> list[Episode]:
+        def record(db: sqlite3.Connection) -> Recorded:
             if written:
                 _mark_written(db, written)
-            closed: list[Episode] = []
+            done = Recorded()
             still_open: set[tuple[str, Spell]] = set()
             query = (
                 f"SELECT {_COLUMNS}, identity, live_digest FROM episodes WHERE closed_at IS NULL"  # noqa: S608 - constants
@@ -252,29 +301,33 @@ class History:
                 if status is None:
                     if kept is not None and identity not in kept:
                         gone = Resolution.DELETED if spell in DRIFT_SPELLS else None
-                        closed.append(_close(db, row, now, gone))
+                        done.closed.append(_close(db, row, now, gone))
                     continue
                 if _continues(spell, status.status):
                     still_open.add((identity, spell))
                     _follow(db, row, status)
+                    if spell in DRIFT_SPELLS:
+                        done.drift_since[status.key] = row[9]
                     continue
                 resolution = _resolution(spell, row, status, report.revision)
-                closed.append(_close(db, row, now, resolution))
+                done.closed.append(_close(db, row, now, resolution))
             drifting = {identity for identity, spell in still_open if spell in DRIFT_SPELLS}
             for identity, status in statuses.items():
                 for spell in _opens(status.status, identity in drifting):
                     if (identity, spell) not in still_open:
                         since = in_sync_at.get(identity)
-                        _insert(db, identity, spell, status, report.revision, now, since)
+                        if _insert(db, identity, spell, status, report.revision, now, since):
+                            done.opened.append((status.key, spell))
+                        if spell in DRIFT_SPELLS:
+                            done.drift_since[status.key] = now
             self._prune(db, now)
-            return closed
+            return done
 
-        nothing: list[Episode] = []
-        closed = self._write(record, nothing)
+        recorded = self._write(record, Recorded())
         for identity, status in statuses.items():
             if status.status is Status.IN_SYNC:
                 in_sync_at[identity] = now
-        return closed
+        return recorded
 
     def record_applied(self, key: ResourceKey) -> None:
         """An fdi-drift write to `key` was applied: its open drift episode closes as reconciled.
@@ -539,11 +592,12 @@ def _insert(
     revision: str,
     now: float,
     in_sync_at: float | None,
-) -> None:
+) -> bool:
+    """Open a spell; False when another process opened it first (the store keeps one)."""
     key = status.key
     attribution = PENDING if spell in DRIFT_SPELLS else ""
-    # OR IGNORE: another process opened it meanwhile; the unique index keeps one.
-    db.execute(
+    inserted = db.execute(
+        # OR IGNORE: another process opened it meanwhile, and the unique index keeps one.
         "INSERT OR IGNORE INTO episodes (identity, kind, project_id, instance_id, name, key_id, "
         "resource, region, spell, opened_at, fields, detail, revision, live_digest, in_sync_at, "
         "attribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -566,6 +620,7 @@ def _insert(
             attribution,
         ),
     )
+    return inserted.rowcount == 1
 
 
 def _close(db: sqlite3.Connection, row: _Row, now: float, resolution: Resolution | None) -> Episode:

@@ -281,6 +281,8 @@ class DaemonMetrics:
             registry=live,
         )
         self.observe_shard(0, 1)
+        self._kinds = kinds
+        self._history: _HistoryMetrics | None = None
 
     def observe_shard(self, index: int, count: int) -> None:
         """Publish which shard this replica is; per-resource series carry its index."""
@@ -329,9 +331,68 @@ class DaemonMetrics:
         self.unfinished_writes.set(unfinished)
         self.audit_damaged_lines.set(damaged)
 
+    def enable_history(self, resolutions: Iterable[str]) -> None:
+        """Publish the drift history's series (a daemon with a `history_db`), from zero."""
+        if self._history is None:
+            self._history = _HistoryMetrics(self._live, self._kinds, tuple(resolutions))
+
+    def observe_history(
+        self,
+        *,
+        healthy: bool,
+        opened: Iterable[Kind] = (),
+        closed: Iterable[tuple[Kind, str, float]] = (),
+    ) -> None:
+        """Count drift episodes opened, and closed by resolution with how long each lasted."""
+        series = self._history
+        if series is None:
+            return
+        series.healthy.set(1 if healthy else 0)
+        for kind in opened:
+            series.opened.labels(kind=str(kind)).inc()
+        for kind, resolution, seconds in closed:
+            series.closed.labels(kind=str(kind), resolution=resolution).inc()
+            series.time_to_resolve.labels(kind=str(kind), resolution=resolution).observe(seconds)
+
     def observe_desired_state(self, health: DesiredStateHealth) -> None:
         """Publish the outcome of a desired-state load."""
         self.desired_valid.set(1 if health.valid else 0)
         if health.valid:
             self.desired_info.clear()
             self.desired_info.labels(revision=health.revision[:12]).set(1)
+
+
+class _HistoryMetrics:
+    """The series of the drift history store, registered only where there is one."""
+
+    def __init__(
+        self, registry: CollectorRegistry, kinds: tuple[Kind, ...], resolutions: tuple[str, ...]
+    ) -> None:
+        self.healthy = Gauge(
+            "fdi_drift_history_healthy",
+            "1 when the drift history store was last used without error; 0: history paused",
+            registry=registry,
+        )
+        self.opened = Counter(
+            "fdi_drift_drift_episodes_opened",
+            "Drift episodes (drifted or missing) opened, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        self.closed = Counter(
+            "fdi_drift_drift_episodes",
+            "Drift episodes closed, by kind and resolution",
+            ["kind", "resolution"],
+            registry=registry,
+        )
+        self.time_to_resolve = Histogram(
+            "fdi_drift_drift_time_to_resolve_seconds",
+            "How long closed drift episodes lasted, by kind and resolution",
+            ["kind", "resolution"],
+            buckets=(60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 259200, 604800),
+            registry=registry,
+        )
+        for kind in kinds:  # from 0, so that increase() sees the first of each
+            self.opened.labels(kind=str(kind))
+            for resolution in resolutions:
+                self.closed.labels(kind=str(kind), resolution=resolution)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
@@ -140,6 +140,7 @@ class Reconciler:
         clock: Callable[[], float] = time.time,
         stopping: Callable[[], bool] = lambda: False,
         revision_in_force: Callable[[], str | None] = lambda: None,
+        accepted: Callable[[ResourceKey], Awaitable[None]] | None = None,
     ) -> None:
         self._drivers = drivers
         self._specs = specs
@@ -152,6 +153,9 @@ class Reconciler:
         self._stopping = stopping
         self._revision_in_force = revision_in_force
         self._history: dict[ResourceKey, _History] = {}
+        # Told as soon as the service accepts a write, before it is verified (history.py);
+        # it must not raise.
+        self._accepted = accepted
 
     async def run(
         self,
@@ -363,6 +367,8 @@ class Reconciler:
                     raise _SendFailed(
                         f"{write.action} could not be sent: {account(error)}"
                     ) from error
+                if self._accepted is not None:
+                    await self._accepted(resource.key)
                 if new_id:
                     live_id = created = new_id
                 held = not write.covers or len(writes) == 1

@@ -9,7 +9,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -23,9 +23,10 @@ from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
 from fdi_drift.desired_cache import Verdicts
 from fdi_drift.desired_state import DEFAULT_MAX_FILE_BYTES, DesiredStateLoader, DesiredTree
-from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode
+from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode, ReconcileResult, ResourceKey
 from fdi_drift.engine import Engine
-from fdi_drift.errors import DesiredStateError
+from fdi_drift.errors import DesiredStateError, account
+from fdi_drift.history import DRIFT_SPELLS, History, Recorded, Resolution
 from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
@@ -61,7 +62,7 @@ async def drivers_at(settings: Settings, share: float) -> AsyncIterator[Mapping[
     """The kind drivers of a runtime whose requests take `share` of the configured rate."""
     rate = settings.client.rate_limit_per_second * share
     client = replace(settings.client, rate_limit_per_second=rate)
-    runtime = Runtime(replace(settings, client=client))
+    runtime = Runtime(replace(settings, client=client), history=False)
     try:
         yield runtime.drivers
     finally:
@@ -78,7 +79,9 @@ class Runtime:
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: DaemonMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        history: bool = True,
     ) -> None:
+        """`history` False: this runtime records no drift history (`check` only looks)."""
         self.settings = settings
         self.metrics = metrics or DaemonMetrics(version=package_version(), kinds=catalog.specs())
         self.metrics.interval.set(settings.schedule.interval_seconds)
@@ -118,6 +121,16 @@ class Runtime:
         )
         self.loader = desired_loader(settings)
         self.audit = AuditLog(settings.audit_log, clock=clock)
+        self.history: History | None = None
+        if history and settings.history_db is not None:
+            self.history = History(
+                settings.history_db,
+                clock=clock,
+                max_age_seconds=settings.history_max_age_days * 86400,
+                max_episodes=settings.history_max_episodes,
+            )
+            self.metrics.enable_history(resolution.value for resolution in Resolution)
+            self.metrics.observe_history(healthy=self.history.healthy)
         self.reconciler = Reconciler(
             self.drivers,
             self.specs,
@@ -129,6 +142,7 @@ class Runtime:
             clock=clock,
             stopping=self.stopping,
             revision_in_force=lambda: self.tree.revision if self.tree else None,
+            accepted=self._accepted,
         )
         self.state = DaemonState()
         self.tree: DesiredTree | None = None
@@ -203,9 +217,14 @@ class Runtime:
             finally:
                 self._checking = None
             valid = self.state.health is not None and self.state.health.valid
+            recorded = await self._record(tree, report)  # what the check saw, before any fix
             reconciled, corrections = await self.reconciler.run(
                 tree, report, tree_valid=valid, mode=mode
             )
+            applied = [c.status.key for c in corrections if c.result is ReconcileResult.APPLIED]
+            if applied:  # fixed in this cycle: those episodes close as reconciled now
+                recorded = await self._record(tree, reconciled, applied)
+            reconciled = _with_drift_since(reconciled, recorded)
             self._publish(reconciled)
             return reconciled, corrections
         finally:
@@ -238,6 +257,42 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
 
+    async def _record(
+        self, tree: DesiredTree, report: CycleReport, applied: Sequence[ResourceKey] = ()
+    ) -> Recorded | None:
+        """Record a cycle in the drift history, if there is one; a failure only pauses it."""
+        history = self.history
+        if history is None:
+            return None
+        declared = [resource.key for resource in tree.resources]
+        try:
+            recorded = await asyncio.to_thread(
+                history.record_cycle, report, applied=applied, declared=declared
+            )
+        except Exception as error:  # a bug: detection goes on, history misses this cycle
+            log.error("drift history could not record a cycle", extra={"error": account(error)})
+            return None
+        self.metrics.observe_history(
+            healthy=history.healthy,
+            opened=[key.kind for key, spell in recorded.opened if spell in DRIFT_SPELLS],
+            closed=[
+                (e.key.kind, e.resolution.value, (e.closed_at or e.opened_at) - e.opened_at)
+                for e in recorded.closed
+                if e.resolution is not None
+            ],
+        )
+        return recorded
+
+    async def _accepted(self, key: ResourceKey) -> None:
+        """A write to `key` was accepted: its drift episode will close as reconciled."""
+        history = self.history
+        if history is None:
+            return
+        try:
+            await asyncio.to_thread(history.record_applied, key)
+        except Exception as error:  # never a reason to doubt the write itself
+            log.error("drift history could not record a write", extra={"error": account(error)})
+
     def _publish(self, report: CycleReport) -> None:
         self.metrics.observe_cycle(report)
         self.state.report = report
@@ -263,8 +318,10 @@ class Runtime:
         return self.fleet.api(service)
 
     async def aclose(self) -> None:
-        """Close the API clients and what the credentials opened."""
+        """Close the API clients, what the credentials opened, and the history store."""
         await self.fleet.aclose()
+        if self.history is not None:
+            self.history.close()
 
 
 class _Server(uvicorn.Server):
@@ -358,3 +415,18 @@ def _guarded(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Aw
             log.exception(f"{what} failed")
 
     return run
+
+
+def _with_drift_since(report: CycleReport, recorded: Recorded | None) -> CycleReport:
+    """The report with each drift's age from the history store, where it has the episode."""
+    if recorded is None or not recorded.drift_since:
+        return report
+    since = recorded.drift_since
+    statuses = list(report.statuses)
+    changed = False
+    for index, status in enumerate(statuses):
+        opened = since.get(status.key)
+        if opened is not None and opened != status.drift_since:
+            statuses[index] = replace(status, drift_since=opened)
+            changed = True
+    return replace(report, statuses=tuple(statuses)) if changed else report

@@ -85,6 +85,11 @@ class Settings:
     audit_log: Path = Path("fdi-drift-audit.jsonl")
     secrets_dir: Path | None = None
     cache_dir: Path | None = None  # what desired files parse to, kept across restarts
+    history_db: Path | None = None  # drift episodes (SQLite), kept across restarts
+    history_max_age_days: float = field(default=90.0, metadata={"minimum": 1})
+    history_max_episodes: int = field(default=100_000, metadata={"minimum": 100})
+    # How long Cloud Trace Service is searched for who made a change (its traces come late).
+    attribution_minutes: float = field(default=30.0, metadata={"minimum": 1})
     log_level: str = field(default="INFO", metadata={"choices": LEVELS})
     secret_env: Mapping[str, str] = field(
         default_factory=dict, repr=False, metadata={"setting": None}
