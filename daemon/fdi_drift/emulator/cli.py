@@ -5,16 +5,23 @@ SIGINT or SIGTERM, and returns 0. It returns 1, with the reason on stderr, when 
 the credentials file is unusable, an access key is given twice, or the address cannot be bound.
 Signals are only handled when it runs in the main thread.
 
-Credentials come from `--token`, `--user`, `--key-pair AK:SK` (all repeatable; test
-credentials only, as a command line is visible to every local user) and from `--credentials
-FILE`, whose entries are added to them. The file is JSON (name ending `.json`) or YAML, every
-key optional, unknown keys refused:
+Credentials come from `--token T[=DOMAIN/NAME]`, `--user`, `--key-pair AK:SK[:DOMAIN/NAME]`
+(all repeatable; test credentials only, as a command line is visible to every local user) and
+from `--credentials FILE`, whose entries are added to them. The file is JSON (name ending
+`.json`) or YAML, every key optional, unknown keys refused:
 
     tokens: [static-test-token]
     users:
       - {domain: acme, name: ops, password: s3cret}
     key_pairs:
-      - {access_key: EMULATORAK0001, secret_key: emulator-secret-key}
+      - {access_key: EMULATORAK0001, secret_key: emulator-secret-key, owner: acme/deployer}
+
+DOMAIN/NAME is the user CTS traces name for writes made with that token or key pair; without
+it a token acts as `emulator/token-user`, a key pair as a user named after its access key in
+domain `emulator`. It is only read as such when the text after the last `=` (token) or `:`
+(key pair) holds a `/`: a token or secret key that itself ends so must come from the file.
+`--cts-delay-seconds S` delays the listing of every CTS trace by S seconds, as CTS delivers
+traces about a minute after the operation.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from collections.abc import Sequence
 from fdi_drift.emulator.app import Emulator, EmulatorConfig, serve
 from fdi_drift.emulator.credentials import KeyPair
 from fdi_drift.emulator.credentials_file import Credentials, CredentialsFileError, load_credentials
-from fdi_drift.emulator.iam import IamUser
+from fdi_drift.emulator.iam import Caller, IamUser
 from fdi_drift.emulator.seeds import SeedError
 
 
@@ -53,8 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--token",
         action="append",
         default=[],
-        metavar="T",
-        help="a static X-Auth-Token accepted for every project (repeatable)",
+        metavar="T[=DOMAIN/NAME]",
+        help=(
+            "a static X-Auth-Token accepted for every project, and the user CTS traces name "
+            "for it (default emulator/token-user; repeatable)"
+        ),
     )
     parser.add_argument(
         "--user",
@@ -69,8 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         type=_key_pair,
-        metavar="AK:SK",
-        help="an access key and secret key for signed requests (repeatable; test credentials only)",
+        metavar="AK:SK[:DOMAIN/NAME]",
+        help=(
+            "an access key and secret key for signed requests, and their owner in CTS traces "
+            "(default emulator/AK; repeatable; test credentials only)"
+        ),
     )
     parser.add_argument(
         "--credentials",
@@ -101,26 +114,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="another writer undoes every update when the instance (or DRS project) is next listed",
     )
+    parser.add_argument(
+        "--cts-delay-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="list a CTS trace only S seconds after its write (default 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the emulator described by parsed arguments until SIGINT or SIGTERM."""
     try:
-        extra = Credentials() if args.credentials is None else load_credentials(args.credentials)
-        emulator = Emulator(
-            EmulatorConfig(
-                seed_dir=args.seed,
-                tokens=frozenset(args.token) | extra.tokens,
-                users=(*args.user, *extra.users),
-                key_pairs=(*args.key_pair, *extra.key_pairs),
-                token_ttl_seconds=args.token_ttl,
-                latency_ms=args.latency_ms,
-                fail_rate=args.fail_rate,
-                throttle_rate=args.throttle_rate,
-                random_seed=args.random_seed,
-                fighting=args.fighting,
-            )
-        )
+        emulator = Emulator(config_of(args))
     except (SeedError, CredentialsFileError, ValueError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 1
@@ -130,6 +136,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"emulator: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def config_of(args: argparse.Namespace) -> EmulatorConfig:
+    """The configuration parsed arguments describe, the credentials file read and added.
+
+    Raises CredentialsFileError for an unusable file and ValueError for an impossible setting.
+    """
+    extra = Credentials() if args.credentials is None else load_credentials(args.credentials)
+    token_users = [_token_user(text) for text in args.token]
+    return EmulatorConfig(
+        seed_dir=args.seed,
+        tokens=frozenset(token for token, _ in token_users) | extra.tokens,
+        token_users=tuple((token, user) for token, user in token_users if user is not None),
+        users=(*args.user, *extra.users),
+        key_pairs=(*args.key_pair, *extra.key_pairs),
+        token_ttl_seconds=args.token_ttl,
+        latency_ms=args.latency_ms,
+        fail_rate=args.fail_rate,
+        throttle_rate=args.throttle_rate,
+        random_seed=args.random_seed,
+        fighting=args.fighting,
+        cts_delay_seconds=args.cts_delay_seconds,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,11 +191,28 @@ def _announce(url: str) -> None:
 def _key_pair(text: str) -> KeyPair:
     access_key, colon, secret_key = text.partition(":")
     if not colon:
-        raise argparse.ArgumentTypeError("expected AK:SK")
+        raise argparse.ArgumentTypeError("expected AK:SK[:DOMAIN/NAME]")
+    secret_key, owner = _owned(secret_key, ":")
     try:
-        return KeyPair(access_key=access_key, secret_key=secret_key)
+        return KeyPair(access_key=access_key, secret_key=secret_key, owner=owner)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _token_user(text: str) -> tuple[str, Caller | None]:
+    """`--token T[=DOMAIN/NAME]` as the token and the user it acts as, if given."""
+    return _owned(text, "=")
+
+
+def _owned(text: str, separator: str) -> tuple[str, Caller | None]:
+    """`text` split at its last `separator` when what follows is a DOMAIN/NAME."""
+    head, found, tail = text.rpartition(separator)
+    if not found or "/" not in tail:
+        return text, None
+    try:
+        return head, Caller.parse(tail)
+    except ValueError:
+        return text, None
 
 
 def _user(text: str) -> IamUser:

@@ -17,8 +17,16 @@ neither recorded nor subject to faults or latency.
     GET    /_emulator/key-pairs  the access keys with their lockout state:
                                  [{access_key, failures, locked_until}], locked_until an
                                  X-Sdk-Date style UTC time or null; never a secret key
-    PUT    /_emulator/key-pairs  [{"access_key": .., "secret_key": ..}]: replace every key pair
-                                 (rotation, see credentials.py); answers like GET
+    PUT    /_emulator/key-pairs  [{"access_key": .., "secret_key": .., "owner"?: "DOMAIN/NAME"}]:
+                                 replace every key pair (rotation, see credentials.py); answers
+                                 like GET
+    POST   /_emulator/traces     record a CTS trace as if someone changed a resource out of band
+                                 (201 {"trace_id"}); body keys: project_id, service_type,
+                                 resource_type, resource_id, trace_name (required), user
+                                 ("DOMAIN/NAME", default emulator/console-user), resource_name,
+                                 source_ip, trace_rating (normal), trace_type (ConsoleAction),
+                                 time (epoch ms, default now); the CTS delay applies to it too
+    DELETE /_emulator/traces     forget every CTS trace (204)
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from typing import TypeVar
 import orjson
 
 from fdi_drift.emulator.credentials import KeyPair, KeyPairAuthority
+from fdi_drift.emulator.cts import RATINGS, TraceStore
 from fdi_drift.emulator.faults import UNSET, Fault, FaultInjector
+from fdi_drift.emulator.iam import Caller
 from fdi_drift.emulator.recording import RecordedRequest
 from fdi_drift.emulator.replies import Reply, json_reply
 from fdi_drift.emulator.signing import format_sdk_date
@@ -51,13 +61,16 @@ _FAULT_KEYS = frozenset(
         "processed",
     }
 )
+_TRACE_REQUIRED = ("project_id", "service_type", "resource_type", "resource_id", "trace_name")
+_TRACE_OPTIONAL = ("user", "resource_name", "source_ip", "trace_rating", "trace_type")
+CONSOLE_USER = Caller("emulator", "console-user")  # who an out-of-band trace names by default
 T = TypeVar("T")
 
 
 class ControlApi:
     """Answers `/_emulator/...` from the emulator's request log, fault injector and key pairs.
 
-    Without `credentials` the key-pair routes answer 404.
+    Without `credentials` the key-pair routes answer 404, without `traces` the trace routes.
     """
 
     def __init__(
@@ -67,11 +80,13 @@ class ControlApi:
         store: TaskStore,
         *,
         credentials: KeyPairAuthority | None = None,
+        traces: TraceStore | None = None,
     ) -> None:
         self._requests = requests
         self._faults = faults
         self._store = store
         self._credentials = credentials
+        self._traces = traces
 
     def handle(self, method: str, path: str, body: bytes) -> Reply:
         """Answer one control request."""
@@ -95,6 +110,12 @@ class ControlApi:
                 return self._key_pairs(self._credentials)
             if method == "PUT":
                 return self._set_key_pairs(self._credentials, body)
+        if route[1] == "traces" and self._traces is not None:
+            if method == "POST":
+                return _add_trace(self._traces, body)
+            if method == "DELETE":
+                self._traces.clear()
+                return Reply(204, b"")
         return _error(404, f"no control route {method} {path}")
 
     def _inject(self, body: bytes) -> Reply:
@@ -147,13 +168,20 @@ class ControlApi:
             return _error(400, problem)
         if not isinstance(spec, list) or not all(
             isinstance(item, dict)
-            and set(item) == {"access_key", "secret_key"}
+            and {"access_key", "secret_key"} <= set(item) <= {"access_key", "secret_key", "owner"}
             and all(isinstance(value, str) for value in item.values())
             for item in spec
         ):
             return _error(400, problem)
         try:
-            credentials.set_key_pairs(KeyPair(**item) for item in spec)
+            credentials.set_key_pairs(
+                KeyPair(
+                    item["access_key"],
+                    item["secret_key"],
+                    Caller.parse(item["owner"]) if "owner" in item else None,
+                )
+                for item in spec
+            )
         except ValueError as exc:
             return _error(400, str(exc))
         return self._key_pairs(credentials)
@@ -170,6 +198,49 @@ class ControlApi:
                 }
             )
         return json_reply(200, state)
+
+
+def _add_trace(traces: TraceStore, body: bytes) -> Reply:
+    problem = (
+        f"the trace must be a JSON object of strings with {', '.join(_TRACE_REQUIRED)}, "
+        f"and optionally {', '.join(_TRACE_OPTIONAL)} and time (epoch ms)"
+    )
+    try:
+        spec = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _error(400, problem)
+    if not isinstance(spec, dict):
+        return _error(400, problem)
+    time_ms = spec.pop("time", None)
+    texts = {**dict.fromkeys(_TRACE_REQUIRED), **dict.fromkeys(_TRACE_OPTIONAL)}
+    if (
+        not set(_TRACE_REQUIRED) <= set(spec) <= set(texts)
+        or not all(isinstance(value, str) and value for value in spec.values())
+        or not (time_ms is None or (type(time_ms) is int and time_ms >= 0))
+    ):
+        return _error(400, problem)
+    if spec.get("trace_rating", "normal") not in RATINGS:
+        return _error(400, f"trace_rating must be one of {', '.join(RATINGS)}")
+    try:
+        caller = Caller.parse(spec["user"]) if "user" in spec else CONSOLE_USER
+    except ValueError as exc:
+        return _error(400, f"user: {exc}")
+    rating = spec.get("trace_rating", "normal")
+    trace = traces.add(
+        spec["project_id"],
+        trace_name=spec["trace_name"],
+        service_type=spec["service_type"],
+        resource_type=spec["resource_type"],
+        resource_id=spec["resource_id"],
+        resource_name=spec.get("resource_name", ""),
+        caller=caller,
+        source_ip=spec.get("source_ip", ""),
+        trace_rating=rating,
+        trace_type=spec.get("trace_type", "ConsoleAction"),
+        code="200" if rating == "normal" else "",
+        time_ms=time_ms,
+    )
+    return json_reply(201, {"trace_id": trace.trace_id})
 
 
 def _typed(spec: Mapping[str, object], key: str, kind: type[T], default: T) -> T:

@@ -21,6 +21,10 @@ The query is percent-decoded only (signing.py): a raw `+` is a plus sign, not a 
 client that sends a space as `+` (httpx's `params=` does) must sign it as `%2B`, or better
 send `%20`; a mismatch on such a query says so.
 
+A request that passes acts as the key pair's owner (what CTS records as the trace's user):
+the owner given with the pair, or by default a user named after the access key in domain
+`emulator`.
+
 Lockout, as the gateway does it: the 6th consecutive counted failure of one access key (more
 than 5) is answered with its own reason and locks the key for 5 minutes of the emulator's
 clock; until then even a correctly signed request is refused as locked. A successful check,
@@ -34,6 +38,7 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from fdi_drift.emulator.iam import Caller
 from fdi_drift.emulator.replies import ErrorCode, Reply, service_error
 from fdi_drift.emulator.signing import (
     Authorization,
@@ -52,6 +57,7 @@ MAX_SKEW_SECONDS = 900.0
 REQUIRED_SIGNED_HEADERS = ("host", "x-sdk-date")
 _PREFIX = "Incorrect IAM authentication information: "
 _FORBIDDEN_IN_ACCESS_KEY = frozenset(" \t,;:=")
+KEY_OWNER_DOMAIN = "emulator"  # the domain of a key pair's default owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,12 @@ class KeyPair:
 
     access_key: str
     secret_key: str = field(repr=False)
+    owner: Caller | None = None  # who its requests act as; see `caller`
+
+    @property
+    def caller(self) -> Caller:
+        """The owner, or a user named after the access key in domain `emulator`."""
+        return self.owner or Caller(KEY_OWNER_DOMAIN, self.access_key)
 
     def __post_init__(self) -> None:
         if not self.access_key or not self.access_key.isprintable():
@@ -96,6 +108,7 @@ class KeyPairAuthority:
     def __init__(self, key_pairs: Iterable[KeyPair], clock: Callable[[], float]) -> None:
         self._clock = clock
         self._secrets: dict[str, str] = {}
+        self._owners: dict[str, Caller] = {}
         self._failures: dict[str, int] = {}
         self._locked_until: dict[str, float] = {}
         self.set_key_pairs(key_pairs)
@@ -109,6 +122,7 @@ class KeyPairAuthority:
         """Replace every key pair; ValueError (and nothing changed) if an access key repeats."""
         pairs = check_distinct(key_pairs)
         self._secrets = {pair.access_key: pair.secret_key for pair in pairs}
+        self._owners = {pair.access_key: pair.caller for pair in pairs}
         self._failures = {k: v for k, v in self._failures.items() if k in self._secrets}
         self._locked_until = {k: v for k, v in self._locked_until.items() if k in self._secrets}
 
@@ -130,8 +144,8 @@ class KeyPairAuthority:
         query_string: bytes,
         headers: Mapping[str, str],
         body: bytes,
-    ) -> Reply | None:
-        """None when the signed request is genuine, else the 401 to answer.
+    ) -> Caller | Reply:
+        """The key pair's owner when the signed request is genuine, else the 401 to answer.
 
         `path` is the decoded request path; `headers` looks names up in lower case.
         """
@@ -156,7 +170,7 @@ class KeyPairAuthority:
         )
         if message is None:
             self._failures.pop(access_key, None)
-            return None
+            return self._owners[access_key]
         count = self._failures.get(access_key, 0) + 1
         self._failures[access_key] = count
         if count > MAX_FAILURES:

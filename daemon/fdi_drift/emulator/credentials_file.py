@@ -7,9 +7,12 @@ A JSON file (name ending `.json`) or a YAML file (any other name), every key opt
       - {domain: acme, name: ops, password: s3cret}
     key_pairs:                                   # accepted for SDK-HMAC-SHA256 signed requests
       - {access_key: EMULATORAK0001, secret_key: emulator-secret-key}
+      - {access_key: EMULATORAK0002, secret_key: other-key, owner: acme/deployer}
 
-Unknown keys are refused, so that a typo cannot go unnoticed. Error messages name the file and
-the entry (`users[1].password`) but never quote a value.
+A key pair's optional `owner` (DOMAIN/NAME) is the user its requests act as in CTS traces;
+without one, a user named after the access key in domain `emulator`. Unknown keys are refused,
+so that a typo cannot go unnoticed. Error messages name the file and the entry
+(`users[1].password`) but never quote a value.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import orjson
 import yaml
 
 from fdi_drift.emulator.credentials import KeyPair, check_distinct
-from fdi_drift.emulator.iam import IamUser
+from fdi_drift.emulator.iam import Caller, IamUser
 
 _TOP_KEYS = frozenset({"tokens", "users", "key_pairs"})
 
@@ -76,9 +79,15 @@ def _credentials(document: object) -> Credentials:
     key_pairs = []
     for i, item in enumerate(_list(document, "key_pairs")):
         where = f"key_pairs[{i}]"
-        fields = _fields(item, where, ("access_key", "secret_key"))
+        fields = _fields(item, where, ("access_key", "secret_key"), optional=("owner",))
+        owner = None
+        if "owner" in fields:
+            try:
+                owner = Caller.parse(fields["owner"])
+            except ValueError as exc:
+                raise ValueError(f"{where}.owner: {exc}") from exc
         try:
-            key_pairs.append(KeyPair(**fields))
+            key_pairs.append(KeyPair(fields["access_key"], fields["secret_key"], owner))
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from exc
     return Credentials(frozenset(tokens), tuple(users), check_distinct(key_pairs))
@@ -93,13 +102,16 @@ def _list(document: dict[object, object], key: str) -> list[object]:
     return value
 
 
-def _fields(item: object, where: str, names: tuple[str, ...]) -> dict[str, str]:
+def _fields(
+    item: object, where: str, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, str]:
     if not isinstance(item, dict):
         raise ValueError(f"{where} must be a mapping with {', '.join(names)}")
-    unknown = sorted(str(key) for key in set(item) - set(names))
+    unknown = sorted(str(key) for key in set(item) - set(names) - set(optional))
     if unknown:
         raise ValueError(f"{where}: unknown keys: {', '.join(unknown)}")
-    return {name: _text(item.get(name), f"{where}.{name}") for name in names}
+    given = [name for name in optional if name in item]
+    return {name: _text(item.get(name), f"{where}.{name}") for name in (*names, *given)}
 
 
 def _text(value: object, where: str) -> str:

@@ -14,7 +14,9 @@ characters of the SHA-256 of the domain and user names), the same at every login
 emulator cannot know is left out: the project's name (its region), `roles` and `catalog`.
 
 On API calls a missing, unknown or expired `X-Auth-Token` answers 401 `APIG.1002`; an IAM
-token scoped to another project than the path's answers 403 `APIG.1005`.
+token scoped to another project than the path's answers 403 `APIG.1005`. An accepted token
+acts as a Caller (what CTS records as the trace's user): the user who logged in, or for a
+static token the user configured for it, by default `token-user` in domain `emulator`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -40,6 +42,45 @@ class IamUser:
     domain: str
     name: str
     password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The user a request acts as, named as CTS names a trace's user; the ids are invented.
+
+    Raises ValueError for an empty domain or name, or a domain holding `/`.
+    """
+
+    domain: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.domain or not self.name or "/" in self.domain:
+            raise ValueError("a user must be DOMAIN/NAME, both non-empty")
+
+    @classmethod
+    def parse(cls, text: str) -> Caller:
+        """`DOMAIN/NAME` (the name may hold `/`); ValueError otherwise."""
+        domain, slash, name = text.partition("/")
+        if not slash:
+            raise ValueError("a user must be DOMAIN/NAME, both non-empty")
+        return cls(domain, name)
+
+    @property
+    def user_id(self) -> str:
+        """The user's id, as a login by this user answers it."""
+        return invented_id("user", self.domain, self.name)
+
+    @property
+    def domain_id(self) -> str:
+        """The account's id, as a login by this user answers it."""
+        return invented_id("domain", self.domain)
+
+    def __str__(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+
+TOKEN_USER = Caller("emulator", "token-user")  # who a static token acts as, unless configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +108,11 @@ class TokenAuthority:
         static_tokens: Iterable[str],
         ttl_seconds: float,
         clock: Callable[[], float],
+        token_users: Mapping[str, Caller] | None = None,
     ) -> None:
         self._users = tuple(users)
         self._static = tuple(static_tokens)
+        self._token_users = dict(token_users or {})
         self._ttl = ttl_seconds
         self._clock = clock
         self._issued: dict[str, IssuedToken] = {}
@@ -87,7 +130,7 @@ class TokenAuthority:
         token = "MII" + secrets.token_urlsafe(96)
         issued = IssuedToken(project_id, name, domain, now, now + self._ttl)
         self._issued[token] = issued
-        account = {"id": _invented_id("domain", domain), "name": domain}
+        account = {"id": invented_id("domain", domain), "name": domain}
         answer = {
             "token": {
                 "expires_at": _iso(issued.expires_at),
@@ -95,7 +138,7 @@ class TokenAuthority:
                 "methods": ["password"],
                 "project": {"id": project_id, "domain": account},
                 "user": {
-                    "id": _invented_id("user", domain, name),
+                    "id": invented_id("user", domain, name),
                     "name": name,
                     "domain": account,
                     "password_expires_at": "",
@@ -104,12 +147,13 @@ class TokenAuthority:
         }
         return json_reply(201, answer, (("x-subject-token", token),))
 
-    def authorize(self, token: str | None, project_id: str) -> Reply | None:
-        """None when `token` may call `project_id`'s API, otherwise the 401 or 403 answer."""
+    def authorize(self, token: str | None, project_id: str) -> Caller | Reply:
+        """Who `token` acts as when it may call `project_id`'s API, otherwise the 401 or 403."""
         if not token:
             return service_error(401, ErrorCode.UNAUTHORIZED, _REJECTED)
-        if any(hmac.compare_digest(token, known) for known in self._static):
-            return None
+        static = next((known for known in self._static if hmac.compare_digest(token, known)), None)
+        if static is not None:
+            return self._token_users.get(static, TOKEN_USER)
         issued = self._issued.get(token)
         if issued is None:
             return service_error(401, ErrorCode.UNAUTHORIZED, _REJECTED)
@@ -121,7 +165,7 @@ class TokenAuthority:
                 ErrorCode.FORBIDDEN,
                 "No permissions to request this method: the token is scoped to another project",
             )
-        return None
+        return Caller(issued.domain, issued.user)
 
 
 def _credentials(body: bytes) -> tuple[str, str, str, str]:
@@ -171,7 +215,8 @@ def _same_user(user: IamUser, domain: str, name: str, password: str) -> bool:
     return all(results)
 
 
-def _invented_id(*names: str) -> str:
+def invented_id(*names: str) -> str:
+    """An id made up from names: the first 32 hex characters of their SHA-256."""
     return hashlib.sha256("/".join(names).encode()).hexdigest()[:32]
 
 
