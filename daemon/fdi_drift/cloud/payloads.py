@@ -1,7 +1,8 @@
-"""The wire JSON of the FDI task API, as TypedDicts (seeds 000 and 002, API_NOTES.md).
+"""The wire JSON of the FDI task API (seeds 000 and 002, API_NOTES.md) and of CTS's trace list,
+as TypedDicts.
 
 These describe what the service sends and accepts; they check nothing at run time. `fdi.py`
-checks the few fields the daemon cannot work without before it hands an answer on.
+and `cts.py` check the few fields the daemon cannot work without before they hand an answer on.
 """
 
 from __future__ import annotations
@@ -91,3 +92,70 @@ class BriefTask(TypedDict, total=False):
     ext_type: str  # composite task type, may be empty
     enterprise_project_id: str
     task_tag: str
+
+
+class CtsDomain(TypedDict, total=False):
+    """A trace's `user.domain` (BaseUser): the account."""
+
+    id: str
+    name: str
+
+
+class CtsUser(TypedDict, total=False):
+    """A trace's `user` (UserInfo); absent or null for some system actions."""
+
+    id: str
+    name: str
+    user_name: str
+    domain: CtsDomain
+    account_id: str
+    access_key_id: str
+    principal_id: str
+    principal_urn: str
+    principal_is_root_user: str  # "true" / "false"
+    type: str
+    invoked_by: list[str]
+
+
+class CtsTrace(TypedDict, total=False):
+    """One entry of `traces` in a ListTraces answer (the SDK's Traces)."""
+
+    trace_id: Required[str]  # a UUID
+    trace_name: Required[str]  # e.g. updateTask, ModifyJob
+    time: Required[int]  # epoch milliseconds: when the operation happened
+    record_time: int  # epoch milliseconds: when CTS recorded it
+    trace_rating: str  # normal / warning / incident
+    trace_type: str  # ApiCall / ConsoleAction / SystemAction
+    code: str  # the operation's HTTP status, as text
+    api_version: str
+    message: str
+    request: str
+    response: str
+    user: CtsUser | None
+    service_type: str  # ROMA, DRS, ...
+    resource_type: str  # task, job, ...
+    resource_id: str
+    resource_name: str
+    source_ip: str
+    request_id: str
+    location_info: str
+    endpoint: str
+    resource_url: str
+    enterprise_project_id: str
+    resource_account_id: str
+    read_only: bool
+    operation_id: str
+
+
+class CtsMetaData(TypedDict, total=False):
+    """`meta_data` of a ListTraces answer: traces returned and the marker of the next page."""
+
+    count: int
+    marker: str | None  # null on the last page
+
+
+class ListTracesAnswer(TypedDict, total=False):
+    """The answer of `GET /v3/{project_id}/traces`."""
+
+    traces: list[CtsTrace]
+    meta_data: CtsMetaData
