@@ -106,7 +106,7 @@ def settings_for(
     """
     raw: dict[str, Any] = {
         "desired_state": str(desired),
-        "endpoints": {"fdi": base_url, "drs": base_url, "iam": base_url},
+        "endpoints": {"fdi": base_url, "drs": base_url, "iam": base_url, "cts": base_url},
         "auth": {"token_env": "FDI_DRIFT_TOKEN"},
         "retry_attempts": 2,
         "retry_base_delay_seconds": 0.001,

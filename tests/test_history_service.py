@@ -248,3 +248,31 @@ def test_history_errors_exit_1_and_usage_errors_say_what_is_expected(
     with pytest.raises(SystemExit):
         run_cli(capsys, "history", "-c", str(config), "--since", "soon")
     assert "expected a duration such as 30m, 2h or 7d, got 'soon'" in capsys.readouterr().err
+
+
+async def test_the_plan_of_one_resource_sends_nothing_and_counts_nothing(
+    emulator: Emulator, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """What the status page shows as a resource's plan: `reconcile`'s, for that one resource."""
+    await drifted(emulator, desired_dir, api)
+    registry = CollectorRegistry()
+    runtime = runtime_at(emulator, desired_dir, Clock(1000), registry)
+    await runtime.reload()
+    status = drift_status(await runtime.check())
+    puts_before = sum(1 for r in emulator.requests if r.method == "PUT")
+    text, body = await runtime.plan_for(status.key)
+    assert f"PUT /v2/{PROJECT}/fdi/instances/{INSTANCE}/tasks/{API_TASK}" in text
+    assert "--apply" not in text  # no command-line advice on a page
+    (planned,) = body
+    assert (planned["name"], planned["result"]) == (status.key.name, "planned")
+    assert sum(1 for r in emulator.requests if r.method == "PUT") == puts_before
+    planned_total = registry.get_sample_value(
+        "fdi_drift_reconcile_total", {"kind": "FdiTask", "result": "planned"}
+    )
+    assert planned_total in (None, 0)
+    unknown = ResourceKey(FDI_TASK, PROJECT, INSTANCE, "nobody")
+    assert await runtime.plan_for(unknown) == (
+        "No plan: the resource was not in the last cycle.\n",
+        [],
+    )
+    await runtime.aclose()

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from fdi_drift import windows
+from fdi_drift.attribution import Attributor
 from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
 from fdi_drift.desired_cache import Verdicts
@@ -30,6 +32,7 @@ from fdi_drift.history import DRIFT_SPELLS, History, Recorded, Resolution
 from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import KindDriver
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
+from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction, Reconciler
 from fdi_drift.secrets import SecretResolver
 from fdi_drift.server import DaemonState, create_app
@@ -131,6 +134,17 @@ class Runtime:
             )
             self.metrics.enable_history(resolution.value for resolution in Resolution)
             self.metrics.observe_history(healthy=self.history.healthy)
+        self.attributor = (
+            None
+            if self.history is None
+            else Attributor(
+                self.history,
+                self.fleet.traces,
+                catalog.traced_as(),
+                window_seconds=settings.attribution_minutes * 60,
+                clock=clock,
+            )
+        )
         self.reconciler = Reconciler(
             self.drivers,
             self.specs,
@@ -143,6 +157,15 @@ class Runtime:
             stopping=self.stopping,
             revision_in_force=lambda: self.tree.revision if self.tree else None,
             accepted=self._accepted,
+        )
+        # Plans shown on the status page: never sends, and counts nothing in the metrics.
+        self._planner = Reconciler(
+            self.drivers,
+            self.specs,
+            self.audit,
+            settings.rails,
+            resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
+            clock=clock,
         )
         self.state = DaemonState()
         self.tree: DesiredTree | None = None
@@ -226,6 +249,7 @@ class Runtime:
                 recorded = await self._record(tree, reconciled, applied)
             reconciled = _with_drift_since(reconciled, recorded)
             self._publish(reconciled)
+            await self._attribute()
             return reconciled, corrections
         finally:
             if running is not None:
@@ -282,6 +306,38 @@ class Runtime:
             ],
         )
         return recorded
+
+    async def plan_for(self, key: ResourceKey) -> tuple[str, list[dict[str, Any]]]:
+        """What `fdi-drift reconcile` would send for one resource now, as text and as JSON.
+
+        It reads the resource live, as the command does; nothing is sent or audited.
+        """
+        tree, report = self.tree, self.state.report
+        status = (
+            None if report is None else next((s for s in report.statuses if s.key == key), None)
+        )
+        if tree is None or report is None or status is None:
+            return "No plan: the resource was not in the last cycle.\n", []
+        _, corrections = await self._planner.run(
+            tree, replace(report, statuses=(status,)), mode=ReconcileMode.DRY_RUN
+        )
+        text = render_plan(corrections, applying=False, hints=False)
+        return text, [dict(item) for item in plan_to_json(corrections)]
+
+    async def _attribute(self) -> None:
+        """Look up who made the changes of new drift episodes, within a deadline."""
+        attributor, history = self.attributor, self.history
+        if attributor is None or history is None or not history.healthy:
+            return
+        try:
+            await asyncio.wait_for(attributor.run(), _ATTRIBUTION_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "looking up who changed resources took too long; the rest waits for the next cycle",
+                extra={"deadline_seconds": _ATTRIBUTION_SECONDS},
+            )
+        except Exception as error:  # a bug: detection and history go on
+            log.error("looking up who changed resources failed", extra={"error": account(error)})
 
     async def _accepted(self, key: ResourceKey) -> None:
         """A write to `key` was accepted: its drift episode will close as reconciled."""
@@ -415,6 +471,10 @@ def _guarded(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Aw
             log.exception(f"{what} failed")
 
     return run
+
+
+# How long a cycle spends, at most, looking up who changed resources after it is published.
+_ATTRIBUTION_SECONDS = 30.0
 
 
 def _with_drift_since(report: CycleReport, recorded: Recorded | None) -> CycleReport:

@@ -31,6 +31,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from fdi_drift.cloud.client import ClientPolicy
+from fdi_drift.cloud.cts import SERVICE as CTS
 from fdi_drift.cloud.endpoints import Endpoints
 from fdi_drift.cloud.iam import SERVICE as IAM
 from fdi_drift.cloud.identifiers import check_id
@@ -389,10 +390,11 @@ class _Reader:
         return tuple(value)
 
     def endpoints(self, value: Any, region: str, prefix: str = "") -> Endpoints:
-        """A URL for each service in use (the managed kinds' and IAM), the region's by default."""
+        """A URL for each service in use (the managed kinds', IAM's and Cloud Trace Service's),
+        the region's by default."""
         key = prefix + "endpoints"
         data = self.mapping({key: value}, key)
-        services = (*catalog.services(), IAM)
+        services = (*catalog.services(), IAM, CTS)
         self.reject_unknown(data, {service.name for service in services}, key + ".")
         return Endpoints(
             {

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 
 from fdi_drift.cloud.client import ApiClient, ClientPolicy, ResponseObserver
+from fdi_drift.cloud.cts import SERVICE as CTS
+from fdi_drift.cloud.cts import CtsClient
 from fdi_drift.cloud.endpoints import Endpoints
 from fdi_drift.cloud.iam import SERVICE as IAM
 from fdi_drift.credentials import AuthConfig, Credentials
@@ -99,7 +101,7 @@ class Fleet:
                     observer=observer(target),
                     user_agent=user_agent,
                 )
-                for service in catalog.services()
+                for service in (*catalog.services(), CTS)
             }
             connected = _Connected(target, credentials, apis, catalog.build_drivers(apis))
             self._connected.append(connected)
@@ -132,6 +134,11 @@ class Fleet:
     def api(self, service: str, target: Target | None = None) -> ApiClient:
         """A target's API client of a service (by name); the first target's by default."""
         return self._connected_to(target).apis[service]
+
+    def traces(self, project_id: str) -> CtsClient | None:
+        """The Cloud Trace Service client of the project's target (None when none serves it)."""
+        connected = self._serving(project_id)
+        return None if connected is None else CtsClient(connected.apis[CTS.name])
 
     def describe(self, target: Target | None = None) -> str:
         """A target's credentials, for people (never a secret); the first target's by default."""

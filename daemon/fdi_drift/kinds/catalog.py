@@ -37,6 +37,11 @@ def services() -> tuple[Service, ...]:
     return tuple(dict.fromkeys(registration.service for registration in REGISTRY))
 
 
+def traced_as() -> dict[Kind, tuple[str, str]]:
+    """How Cloud Trace Service names each traced kind's resources: (service_type, resource_type)."""
+    return {r.spec.kind: r.traced_as for r in REGISTRY if r.traced_as is not None}
+
+
 class _Connections:
     """The API clients of one set of drivers, and what their kinds share over them."""
 

@@ -184,3 +184,6 @@ class Registration:
     spec: KindSpec
     service: Service
     driver: Callable[[Connections], KindDriver]
+    # How Cloud Trace Service names this kind's resources, (service_type, resource_type), to
+    # find who changed one; None when its changes are not traced.
+    traced_as: tuple[str, str] | None = None

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from fdi_drift.cloud.cts import DRS_JOB_RESOURCE_TYPE, DRS_SERVICE_TYPE
 from fdi_drift.cloud.drs import SERVICE, DrsClient, job_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes, check_depth, is_masked
 from fdi_drift.drift.ignore import IgnoreRules
@@ -366,4 +367,9 @@ def _driver(connections: Connections) -> DrsJobDriver:
     return DrsJobDriver(DrsClient(connections.api(SERVICE)))
 
 
-REGISTRATION = Registration(spec=DrsJobSpec(), service=SERVICE, driver=_driver)
+REGISTRATION = Registration(
+    spec=DrsJobSpec(),
+    service=SERVICE,
+    driver=_driver,
+    traced_as=(DRS_SERVICE_TYPE, DRS_JOB_RESOURCE_TYPE),
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from fdi_drift.cloud.cts import FDI_TASK_RESOURCE_TYPE, ROMA_SERVICE_TYPE
 from fdi_drift.cloud.fdi import SERVICE, FdiClient, multi_task_path, multi_tasks_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes
 from fdi_drift.drift.ignore import IgnoreRules, compile_ignore
@@ -311,4 +312,5 @@ REGISTRATION = Registration(
     spec=FdiCompositeTaskSpec(),
     service=SERVICE,
     driver=lambda connections: FdiCompositeTaskDriver(*fdi_tasks(connections)),
+    traced_as=(ROMA_SERVICE_TYPE, FDI_TASK_RESOURCE_TYPE),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from fdi_drift.cloud.cts import FDI_TASK_RESOURCE_TYPE, ROMA_SERVICE_TYPE
 from fdi_drift.cloud.fdi import SERVICE, FdiClient, task_path
 from fdi_drift.cloud.payloads import UpdateTaskBody
 from fdi_drift.drift.document import DecodedDocument, encode
@@ -225,4 +226,5 @@ REGISTRATION = Registration(
     spec=FdiTaskSpec(),
     service=SERVICE,
     driver=lambda connections: FdiTaskDriver(*fdi_tasks(connections)),
+    traced_as=(ROMA_SERVICE_TYPE, FDI_TASK_RESOURCE_TYPE),
 )
