@@ -89,7 +89,11 @@ def config(tmp_path: Path, emulator_url: str) -> Path:
     path.write_text(
         f"""
 desired_state: desired
-endpoints: {{fdi: "{emulator_url}", drs: "{emulator_url}", iam: "{emulator_url}", cts: "{emulator_url}"}}
+endpoints:
+  fdi: "{emulator_url}"
+  drs: "{emulator_url}"
+  iam: "{emulator_url}"
+  cts: "{emulator_url}"
 auth: {{token_file: token}}
 interval_seconds: 1
 jitter_seconds: 0
