@@ -21,7 +21,7 @@ OVERLAYS = {
 NAMESPACE = "fdi-drift"
 WORKLOADS = {"Deployment", "StatefulSet"}
 # The keys that make a daemon one replica of several; test_sharded.py loads them as such.
-SHARDING_KEYS = ("shards", "shard", "cache_dir")
+SHARDING_KEYS = ("shards", "shard")
 
 Doc = dict[str, Any]
 
@@ -87,3 +87,16 @@ def mount_holding(spec: Doc, path: Path) -> Doc | None:
     """The container mount that `path` lies under (the deepest one), if any."""
     candidates = [m for m in spec["volumeMounts"] if path.is_relative_to(m["mountPath"])]
     return max(candidates, key=lambda m: len(m["mountPath"]), default=None)
+
+
+def claimed_volumes(docs: list[Doc]) -> set[str]:
+    """The pod's volumes that a PersistentVolumeClaim backs: a pod volume naming a claim the
+    overlay renders, or a StatefulSet's claim template (one claim per pod)."""
+    claims = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "PersistentVolumeClaim"}
+    named = {
+        volume["name"]
+        for volume in pod_spec(docs)["volumes"]
+        if volume.get("persistentVolumeClaim", {}).get("claimName") in claims
+    }
+    templates = workload(docs)["spec"].get("volumeClaimTemplates", [])
+    return named | {template["metadata"]["name"] for template in templates}

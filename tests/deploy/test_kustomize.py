@@ -25,6 +25,7 @@ from tests.deploy.manifests import (
     KUSTOMIZE,
     OVERLAYS,
     Doc,
+    claimed_volumes,
     config,
     config_map,
     container,
@@ -47,8 +48,8 @@ COMMON_KINDS = [
     "ServiceMonitor",
 ]  # fmt: skip
 KINDS = {
-    "observe": sorted([*COMMON_KINDS, "Deployment"]),
-    "reconcile": sorted([*COMMON_KINDS, "Deployment"]),
+    "observe": sorted([*COMMON_KINDS, "Deployment", "PersistentVolumeClaim"]),
+    "reconcile": sorted([*COMMON_KINDS, "Deployment", "PersistentVolumeClaim"]),
     "sharded": sorted([*COMMON_KINDS, "PodDisruptionBudget", "StatefulSet"]),
 }
 README = KUSTOMIZE.parent / "README.md"
@@ -100,8 +101,9 @@ def restricted_violations(pod: Doc) -> list[str]:
 def test_overlay_renders_the_daemon_objects_and_no_secret(
     rendered: dict[str, list[Doc]], overlay: str
 ) -> None:
-    """Each overlay renders the daemon's objects and its dashboard, one workload (a Deployment,
-    or sharded a StatefulSet with its disruption budget); the credentials Secret never."""
+    """Each overlay renders the daemon's objects and its dashboard, one workload (a Deployment
+    with its claim, or sharded a StatefulSet, whose claims are its own, with its disruption
+    budget); the credentials Secret never."""
     assert sorted(doc["kind"] for doc in rendered[overlay]) == KINDS[overlay]
 
 
@@ -328,14 +330,59 @@ def test_config_and_credentials_are_mounted_read_only(
 
 
 @pytest.mark.parametrize("overlay", UNSHARDED)
-def test_the_daemon_writes_only_its_audit_log(rendered: dict[str, list[Doc]], overlay: str) -> None:
-    """The one writable mount of the daemon is the emptyDir holding the audit log."""
+def test_the_daemon_writes_only_its_state_and_its_cache(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    """The daemon's writable mounts are the claim holding the audit log and the history, and an
+    emptyDir of its own for the disposable parse cache."""
     docs = rendered[overlay]
-    daemon = container(docs, "fdi-drift")
+    daemon, settings = container(docs, "fdi-drift"), daemon_settings(docs)
+    assert settings.history_db is not None and settings.cache_dir is not None
     writable = [m for m in daemon["volumeMounts"] if not m.get("readOnly")]
-    assert writable == [mount_holding(daemon, daemon_settings(docs).audit_log)]
-    [volume] = [v for v in pod_spec(docs)["volumes"] if v["name"] == writable[0]["name"]]
-    assert "emptyDir" in volume
+    state = mount_holding(daemon, settings.audit_log)
+    cache = mount_holding(daemon, settings.cache_dir)
+    assert state is not None and cache is not None
+    assert sorted(writable, key=str) == sorted([state, cache], key=str)
+    assert mount_holding(daemon, settings.history_db) == state
+    volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+    assert claimed_volumes(docs) == {state["name"]}
+    assert "emptyDir" in volumes[cache["name"]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_audit_log_and_history_are_on_a_claim_that_outlives_the_pod(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    """audit_log and history_db lie on one mount of a volume a PersistentVolumeClaim backs, at
+    /var/lib/fdi-drift, so a rescheduled pod finds both; the parse cache is elsewhere."""
+    docs = rendered[overlay]
+    daemon, settings = container(docs, "fdi-drift"), daemon_settings(docs)
+    assert settings.history_db is not None and settings.cache_dir is not None
+    state = mount_holding(daemon, settings.audit_log)
+    assert state is not None
+    assert state["mountPath"] == "/var/lib/fdi-drift"
+    assert mount_holding(daemon, settings.history_db) == state
+    assert state["name"] in claimed_volumes(docs)
+    assert not state.get("readOnly")
+    assert mount_holding(daemon, settings.cache_dir) != state
+
+
+def test_the_claim_is_read_write_once_and_sized_as_the_readme_says(
+    rendered: dict[str, list[Doc]],
+) -> None:
+    """One node mounts the claim at a time (the Deployment replaces its pod, never runs two),
+    and its size is the one deploy/README.md, Sizing, justifies."""
+    docs = rendered["observe"]
+    claim = find(docs, "PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+    [name] = claimed_volumes(docs)
+    assert volumes[name]["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
+    size = claim["spec"]["resources"]["requests"]["storage"]
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Sizing\n", 1)[1].split("\n## ", 1)[0]
+    assert f"`storage: {size}`" in section
 
 
 @pytest.mark.parametrize(("overlay", "mode"), OVERLAYS.items())
@@ -346,6 +393,8 @@ def test_config_is_valid_for_the_daemon_in_the_overlays_mode(
     settings = daemon_settings(rendered[overlay])
     assert settings.rails.mode is mode
     assert settings.audit_log == Path("/var/lib/fdi-drift/audit.jsonl")
+    assert settings.history_db == Path("/var/lib/fdi-drift/history.db")
+    assert settings.cache_dir == Path("/var/cache/fdi-drift")
     assert settings.secrets_dir == Path("/var/run/secrets/fdi-drift-writes")
     assert (settings.listen.host, settings.listen.port) == ("0.0.0.0", 9108)  # noqa: S104
 

@@ -1,5 +1,6 @@
 """The sharded overlay: the base's pod as a StatefulSet of `shards` replicas, each its own shard
-(from its hostname's ordinal) with its own volume for the audit log and the parse cache."""
+(from its hostname's ordinal) with its own volume for the audit log, the drift history and the
+parse cache."""
 
 from __future__ import annotations
 
@@ -91,25 +92,36 @@ def test_the_pods_are_named_through_a_headless_service(sharded: list[Doc]) -> No
 
 
 def test_the_statefulset_runs_the_pod_of_the_base(rendered: dict[str, list[Doc]]) -> None:
-    """The pod template is the observe Deployment's, but for the audit emptyDir, which became
-    the pod's own volume: one container spec, not a copy that could drift apart."""
-    base = pod_template(rendered["observe"], {"audit"})
+    """The pod template is the observe Deployment's, but for the shared claim and the cache
+    emptyDir, which became the pod's own volume: one container spec, not a copy that could
+    drift apart."""
+    base = pod_template(rendered["observe"], {"state", "cache"})
     sharded = pod_template(rendered["sharded"], claim_names(rendered["sharded"]))
     assert sharded == base
 
 
-def test_audit_log_and_parse_cache_are_on_each_pods_own_volume(sharded: list[Doc]) -> None:
-    """The daemon writes only the audit log and the cache, both on the pod's claim (which
-    outlives rollouts and rescheduling), each in a directory of its own; no audit emptyDir."""
+def test_audit_log_history_and_parse_cache_are_on_each_pods_own_volume(
+    sharded: list[Doc],
+) -> None:
+    """The daemon writes only the audit log, the drift history and the cache, all on the pod's
+    claim (which outlives rollouts and rescheduling): the log and the history in the directory
+    that earlier versions kept the log in, the cache in another. The base's shared claim and
+    cache emptyDir are gone."""
     daemon, settings = container(sharded, "fdi-drift"), config(sharded)
     claims = claim_names(sharded)
     assert len(claims) == 1
     writable = [m for m in daemon["volumeMounts"] if not m.get("readOnly")]
-    holding = [mount_holding(daemon, Path(settings[key])) for key in ("audit_log", "cache_dir")]
-    assert sorted(m["mountPath"] for m in writable) == sorted(m["mountPath"] for m in holding if m)
+    keys = ("audit_log", "history_db", "cache_dir")
+    audit, history, cache = (mount_holding(daemon, Path(settings[key])) for key in keys)
+    assert audit is not None and cache is not None
+    assert history == audit and audit["subPath"] == "audit"
+    assert sorted(m["mountPath"] for m in writable) == sorted(
+        [audit["mountPath"], cache["mountPath"]]
+    )
     assert {m["name"] for m in writable} == claims
     assert len({m["subPath"] for m in writable}) == len(writable)
-    assert "audit" not in {v["name"] for v in pod_spec(sharded)["volumes"]}
+    assert not {"state", "cache"} & {v["name"] for v in pod_spec(sharded)["volumes"]}
+    assert not [doc for doc in sharded if doc["kind"] == "PersistentVolumeClaim"]
     [claim] = workload(sharded)["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert claim["spec"]["resources"]["requests"]["storage"]
@@ -124,14 +136,12 @@ def test_a_drain_takes_one_shard_down_at_a_time(sharded: list[Doc]) -> None:
     assert "minAvailable" not in budget["spec"]
 
 
-def test_the_sharded_config_is_the_bases_plus_shards_and_the_cache(
-    rendered: dict[str, list[Doc]],
-) -> None:
-    """Apart from `shards` and where `cache_dir` is, the sharded config.yaml is the base's."""
+def test_the_sharded_config_is_the_bases_plus_shards(rendered: dict[str, list[Doc]]) -> None:
+    """Apart from `shards`, the sharded config.yaml is the base's: the same paths for the audit
+    log, the history and the cache, which the StatefulSet puts on each pod's claim."""
     base, sharded = config(rendered["observe"]), config(rendered["sharded"])
     added = {key: sharded.pop(key) for key in SHARDING_KEYS if key in sharded}
-    assert set(added) == {"shards", "cache_dir"}
-    assert base.pop("cache_dir") != added["cache_dir"]  # the pod's own volume, not an emptyDir
+    assert set(added) == {"shards"}
     assert sharded == base
 
 
