@@ -33,6 +33,7 @@ from tests.deploy.manifests import (
     find,
     mount_holding,
     pod_spec,
+    render,
     workload,
 )
 
@@ -53,6 +54,7 @@ KINDS = {
     "sharded": sorted([*COMMON_KINDS, "PodDisruptionBudget", "StatefulSet"]),
 }
 README = KUSTOMIZE.parent / "README.md"
+EPHEMERAL_STATE = KUSTOMIZE / "components" / "ephemeral-state"
 RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
     "projected", "secret",
@@ -383,6 +385,49 @@ def test_the_claim_is_read_write_once_and_sized_as_the_readme_says(
     text = README.read_text(encoding="utf-8")
     section = text.split("\n## Sizing\n", 1)[1].split("\n## ", 1)[0]
     assert f"`storage: {size}`" in section
+
+
+@pytest.mark.parametrize("overlay", UNSHARDED)
+def test_the_ephemeral_state_component_puts_the_state_on_an_emptydir(
+    rendered: dict[str, list[Doc]], kubectl: str, tmp_path: Path, overlay: str
+) -> None:
+    """An overlay of observe or reconcile with the ephemeral-state component renders no claim:
+    the audit log and the history sit on a size-limited emptyDir, and nothing else changes."""
+    mine = tmp_path / "overlay"
+    mine.mkdir()
+    (mine / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(KUSTOMIZE / "overlays" / overlay, mine)],
+                "components": [os.path.relpath(EPHEMERAL_STATE, mine)],
+            }
+        )
+    )
+    docs = render(kubectl, mine)
+    assert not [doc for doc in docs if doc["kind"] == "PersistentVolumeClaim"]
+    assert claimed_volumes(docs) == set()
+    daemon, settings = container(docs, "fdi-drift"), daemon_settings(docs)
+    assert settings.history_db is not None
+    state = mount_holding(daemon, settings.audit_log)
+    assert state is not None and mount_holding(daemon, settings.history_db) == state
+    volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+    assert set(volumes[state["name"]]) == {"name", "emptyDir"}
+    assert volumes[state["name"]]["emptyDir"]["sizeLimit"]
+    kubernetes_validate().validate(workload(docs), OLDEST_KUBERNETES, strict=True)
+    # The overlay's own objects, but for the claim and the one volume it backed (which the
+    # patch moves to the front of the list: the order of volumes means nothing).
+    expected = copy.deepcopy(rendered[overlay])
+    expected.remove(find(expected, "PersistentVolumeClaim"))
+    pod_spec(expected)["volumes"] = [
+        volumes[v["name"]] if v["name"] == state["name"] else v
+        for v in pod_spec(expected)["volumes"]
+    ]
+    for each in (docs, expected):
+        pod_spec(each)["volumes"].sort(key=lambda v: v["name"])
+        each.sort(key=lambda doc: (doc["kind"], doc["metadata"]["name"]))
+    assert docs == expected
 
 
 @pytest.mark.parametrize(("overlay", "mode"), OVERLAYS.items())
