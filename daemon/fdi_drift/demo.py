@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from fdi_drift import emulator as emulator_package
+from fdi_drift.cloud.cts import SERVICE as CTS
 from fdi_drift.cloud.drs import SERVICE as DRS
 from fdi_drift.cloud.drs import DrsClient
 from fdi_drift.cloud.endpoints import Endpoints
@@ -70,7 +71,7 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         targets=(
             Target(
                 region=DEFAULT_REGION,
-                endpoints=Endpoints({s.name: base_url for s in (*catalog.services(), IAM)}),
+                endpoints=Endpoints({s.name: base_url for s in (*catalog.services(), IAM, CTS)}),
                 auth=TokenEnvAuth("FDI_DRIFT_TOKEN", DEMO_TOKEN),
             ),
         ),
