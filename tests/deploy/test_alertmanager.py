@@ -94,6 +94,8 @@ def test_critical_alerts_page() -> None:
 def test_warnings_without_a_kind_go_to_operations_and_do_not_page() -> None:
     """A warning with no kind goes to the operations receiver, and other alerts to the default."""
     assert routes("alertname=FdiDriftChecksStale", "severity=warning") == ["fdi-drift-operations"]
+    paused = ("alertname=FdiDriftHistoryPaused", "severity=warning", "pod=fdi-drift-2")
+    assert routes(*paused) == ["fdi-drift-operations"]
     assert routes("alertname=SomethingElse", "severity=critical") == ["default"]
 
 

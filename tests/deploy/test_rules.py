@@ -37,7 +37,11 @@ WARNING = {
     "FdiDriftApiThrottled",
     "FdiDriftApiErrors",
     "FdiDriftShardsInconsistent",
+    "FdiDriftHistoryPaused",
 }
+# Alerts the top-level README's table does not list yet: that page has its own owner. Remove a
+# name once the README lists it (test_readme_lists_no_alert_it_is_excused_from fails until then).
+NOT_YET_IN_README = {"FdiDriftHistoryPaused"}
 RESOURCE_LABELS = {"kind", "project_id", "instance_id", "resource", "name"}
 
 
@@ -87,11 +91,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.realtools
 def test_promtool_check_rules_is_clean() -> None:
-    """`promtool check rules` accepts the plain file with all eleven rules and no warning."""
+    """`promtool check rules` accepts the plain file with all twelve rules and no warning."""
     result = run(require_binary("promtool"), "check", "rules", str(RULES))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "SUCCESS: 11 rules found" in output
+    assert "SUCCESS: 12 rules found" in output
     assert "warn" not in output.lower(), output
 
 
@@ -104,8 +108,8 @@ def test_promtool_unit_tests_pass() -> None:
     assert "SUCCESS" in output
 
 
-def test_one_group_holds_exactly_the_eleven_alerts() -> None:
-    """The file has the group `fdi-drift` and exactly the eleven alerts listed above."""
+def test_one_group_holds_exactly_the_twelve_alerts() -> None:
+    """The file has the group `fdi-drift` and exactly the twelve alerts listed above."""
     groups = load(RULES)["groups"]
     assert [group["name"] for group in groups] == ["fdi-drift"]
     assert set(alerts()) == CRITICAL | WARNING
@@ -189,11 +193,18 @@ def test_alert_tables_match_the_rules(page: Path, prefix: str) -> None:
     linked to its runbook section."""
     rules = alerts()
     table = alert_table(page)
-    assert set(table) == set(rules)
+    assert set(table) == set(rules) - (NOT_YET_IN_README if page == README else set())
     for name, (link, wait, severity) in table.items():
         assert link == prefix + github_anchor(name)
         assert wait == rules[name].get("for", "at once"), name
         assert severity == rules[name]["labels"]["severity"], name
+
+
+def test_readme_lists_no_alert_it_is_excused_from() -> None:
+    """Each alert excused from the README's table is a real alert the README does not list
+    yet: once it does, the excuse must go, so the table is checked whole again."""
+    assert set(alerts()) >= NOT_YET_IN_README
+    assert not NOT_YET_IN_README & set(alert_table(README))
 
 
 def test_readme_links_to_the_runbook_instead_of_carrying_it() -> None:
@@ -224,12 +235,39 @@ def test_per_resource_alerts_keep_the_resource_labels() -> None:
     assert any("reason" in labels for labels in fired)
 
 
-def test_drift_rule_waits_fifteen_minutes_on_a_line_of_its_own() -> None:
-    """`for: 15m` appears once, in the drift rule, so a test copy can shorten just that wait."""
-    assert alerts()["FdiDriftResourceDrifted"]["for"] == "15m"
-    text = RULES.read_text(encoding="utf-8")
-    assert text.count("for: 15m") == 1
-    assert re.search(r"^ +for: 15m$", text, re.M)
+def test_drift_and_history_alerts_wait_fifteen_minutes() -> None:
+    """Drift is news after 15 minutes (test_monitoring_e2e.py shortens just that rule's wait);
+    so is a paused history store, long enough for a passing lock wait to clear."""
+    rules = alerts()
+    assert rules["FdiDriftResourceDrifted"]["for"] == "15m"
+    assert rules["FdiDriftHistoryPaused"]["for"] == "15m"
+    assert rules["FdiDriftHistoryPaused"]["expr"].strip() == "fdi_drift_history_healthy == 0"
+
+
+def test_history_alert_is_unit_tested_per_pod_and_without_a_store() -> None:
+    """The history alert's unit tests show it firing for one replica of three, and silent for
+    a daemon that exports no fdi_drift_history_healthy (no `history_db`)."""
+    cases = [
+        case
+        for case in load(RULE_TESTS)["tests"]
+        if any(c["alertname"] == "FdiDriftHistoryPaused" for c in case["alert_rule_test"])
+    ]
+    fired = [
+        expected["exp_labels"]
+        for case in cases
+        for check in case["alert_rule_test"]
+        for expected in check["exp_alerts"]
+    ]
+    assert any("pod" in labels for labels in fired)
+    without_store = [
+        case
+        for case in cases
+        if not any("fdi_drift_history_healthy" in s["series"] for s in case["input_series"])
+    ]
+    assert without_store
+    assert all(
+        not check["exp_alerts"] for case in without_store for check in case["alert_rule_test"]
+    )
 
 
 def test_every_alert_is_unit_tested_firing_and_silent() -> None:
