@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 from prometheus_client import CollectorRegistry
+from selenium import webdriver
 
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.server import create_app
@@ -74,7 +75,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser() -> Iterator[Any]:
     """One headless Chromium session for a module's tests."""
     chromium, chromedriver = _browser_binaries()
-    webdriver = pytest.importorskip("selenium.webdriver")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SE_OFFLINE", "true")
         options = webdriver.ChromeOptions()

@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as conditions
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from fdi_drift.server import compact, resource_path
 from tests.browser.site import (
@@ -28,17 +33,12 @@ from tests.browser.site import (
 )
 
 pytestmark = pytest.mark.browser
-by = pytest.importorskip("selenium.webdriver.common.by").By
-Select = pytest.importorskip("selenium.webdriver.support.select").Select
-WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait").WebDriverWait
-conditions = pytest.importorskip("selenium.webdriver.support.expected_conditions")
-NoAlertPresentException = pytest.importorskip("selenium.common").NoAlertPresentException
 NAVIGATION_SECONDS = 10.0
 
 
 def follow(browser: Any, element: Any) -> None:
     """Click something that loads a page, and wait until the new one is there."""
-    page = browser.find_element(by.TAG_NAME, "html")
+    page = browser.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(browser, NAVIGATION_SECONDS, poll_frequency=0.02).until(
         conditions.staleness_of(page)
@@ -90,8 +90,8 @@ def cell(browser: Any, name: str, column: str) -> str:
 
 def assert_nothing_injected(browser: Any) -> None:
     """No element and no script came from the data: no image, no script, no alert."""
-    assert browser.find_elements(by.TAG_NAME, "img") == []
-    assert browser.find_elements(by.TAG_NAME, "script") == []
+    assert browser.find_elements(By.TAG_NAME, "img") == []
+    assert browser.find_elements(By.TAG_NAME, "script") == []
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018 - asking is the check
 
@@ -109,9 +109,9 @@ def test_overview_shows_values_side_by_side_with_drift_age_and_author(
     live, desired = orders["/task_detail/targetSelectedDatasource/columns"]
     assert live.endswith("…") and desired.endswith("…")
     assert len(live) < len(compact(LONG_COLUMNS[:2]))
-    details = browser.find_element(by.CSS_SELECTOR, "td.desired details")
-    details.find_element(by.TAG_NAME, "summary").click()
-    assert details.find_element(by.TAG_NAME, "pre").text == compact(LONG_COLUMNS)
+    details = browser.find_element(By.CSS_SELECTOR, "td.desired details")
+    details.find_element(By.TAG_NAME, "summary").click()
+    assert details.find_element(By.TAG_NAME, "pre").text == compact(LONG_COLUMNS)
 
     assert cell(browser, ORDERS.name, "drift-age") == "30 min"
     assert cell(browser, ORDERS.name, "who") == "alice from 10.1.2.3 at 2025-06-15T14:35:00Z"
@@ -127,7 +127,7 @@ def test_overview_shows_values_side_by_side_with_drift_age_and_author(
 def test_hostile_text_is_shown_as_text_and_never_runs(site: str, browser: Any) -> None:
     """Markup in values, problems, user names, reasons and the revision stays text."""
     browser.get(f"{site}/?refresh=0")
-    shown = browser.find_element(by.TAG_NAME, "main").text
+    shown = browser.find_element(By.TAG_NAME, "main").text
     for hostile in (HOSTILE_REVISION, HOSTILE_PROBLEM, HOSTILE_ERROR, HOSTILE_VALUE):
         assert hostile in shown
     assert texts(browser, "ul.problems li") == [HOSTILE_PROBLEM]
@@ -142,7 +142,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(site: str, browser: Any) -
     assert_nothing_injected(browser)
 
     browser.get(f"{site}/history")
-    assert HOSTILE_USER in browser.find_element(by.TAG_NAME, "main").text
+    assert HOSTILE_USER in browser.find_element(By.TAG_NAME, "main").text
     assert_nothing_injected(browser)
 
 
@@ -152,22 +152,22 @@ def test_the_filter_form_and_links_narrow_the_rows(site: str, browser: Any) -> N
     every = resource_names(browser)
     assert len(every) == 5 and STRAY.name not in every  # unmanaged only when asked for
 
-    Select(browser.find_element(by.NAME, "status")).select_by_value("in_sync")
-    follow(browser, browser.find_element(by.CSS_SELECTOR, "form.filters button"))
+    Select(browser.find_element(By.NAME, "status")).select_by_value("in_sync")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     assert resource_names(browser) == [DRS.name]
     assert "refresh=0" in browser.current_url  # the reader's choice survives filtering
 
-    Select(browser.find_element(by.NAME, "status")).select_by_value("")
-    Select(browser.find_element(by.NAME, "project")).select_by_value(OTHER_PROJECT)
-    follow(browser, browser.find_element(by.CSS_SELECTOR, "form.filters button"))
+    Select(browser.find_element(By.NAME, "status")).select_by_value("")
+    Select(browser.find_element(By.NAME, "project")).select_by_value(OTHER_PROJECT)
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     assert resource_names(browser) == [BILLING.name]
 
-    follow(browser, browser.find_element(by.LINK_TEXT, "clear"))
-    follow(browser, browser.find_element(by.LINK_TEXT, "unmanaged"))
+    follow(browser, browser.find_element(By.LINK_TEXT, "clear"))
+    follow(browser, browser.find_element(By.LINK_TEXT, "unmanaged"))
     assert resource_names(browser) == [STRAY.name]
 
     # A name with "/", "%", "~", "#", "?" and a non-ASCII letter survives the round trip.
-    follow(browser, browser.find_element(by.LINK_TEXT, STRAY.name))
+    follow(browser, browser.find_element(By.LINK_TEXT, STRAY.name))
     assert texts(browser, "h1 .name") == [STRAY.name]
     assert texts(browser, "span.status") == ["unmanaged"]
 
@@ -177,7 +177,7 @@ def test_resource_page_shows_timeline_writes_and_plan(
 ) -> None:
     """A resource's page: its desired file, episodes newest first, its writes, its plan."""
     browser.get(f"{site}/?refresh=0")
-    follow(browser, browser.find_element(by.LINK_TEXT, ORDERS.name))
+    follow(browser, browser.find_element(By.LINK_TEXT, ORDERS.name))
 
     assert texts(browser, "h1") == [f"FdiTask {ORDERS.name}"]
     assert texts(browser, "code.desired-file") == ["/srv/desired/orders-mysql-to-mysql.yaml"]
@@ -213,13 +213,13 @@ def test_history_page_lists_episodes_and_filters_them(
     assert "alice from 10.1.2.3 at 2025-06-15T14:35:00Z" in texts(browser, "td.who")
     screenshot("history")
 
-    Select(browser.find_element(by.NAME, "spell")).select_by_value("blocked")
-    follow(browser, browser.find_element(by.CSS_SELECTOR, "form.filters button"))
+    Select(browser.find_element(By.NAME, "spell")).select_by_value("blocked")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     assert texts(browser, "table.episodes td.resource") == [f"FdiTask {NODES.name}"]
 
     browser.get(f"{site}/history")
-    browser.find_element(by.NAME, "since").send_keys("1h")
-    follow(browser, browser.find_element(by.CSS_SELECTOR, "form.filters button"))
+    browser.find_element(By.NAME, "since").send_keys("1h")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     # Open episodes and those that ended within the hour; the two that ended earlier are gone.
     assert texts(browser, "table.episodes td.closed") == ["open"] * 5
 
@@ -227,9 +227,9 @@ def test_history_page_lists_episodes_and_filters_them(
 def test_auto_refresh_is_on_by_default_and_can_be_turned_off(site: str, browser: Any) -> None:
     """A person reading can stop the page reloading under them, and start it again."""
     browser.get(site)
-    refresh = browser.find_elements(by.CSS_SELECTOR, "meta[http-equiv=refresh]")
+    refresh = browser.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]")
     assert [r.get_attribute("content") for r in refresh] == ["30"]
 
-    follow(browser, browser.find_element(by.LINK_TEXT, "Stop refreshing"))
-    assert browser.find_elements(by.CSS_SELECTOR, "meta[http-equiv=refresh]") == []
+    follow(browser, browser.find_element(By.LINK_TEXT, "Stop refreshing"))
+    assert browser.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]") == []
     assert "refresh=0" in browser.current_url
