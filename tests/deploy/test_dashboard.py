@@ -25,6 +25,7 @@ from fdi_drift.drift.model import (
     ResourceStatus,
     Status,
 )
+from fdi_drift.history import Resolution
 from fdi_drift.kinds.drs_job import KIND as DRS_JOB
 from fdi_drift.kinds.fdi_composite_task import KIND as FDI_COMPOSITE_TASK
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
@@ -39,6 +40,13 @@ SELECTOR = re.compile(r"(fdi_drift_[a-z_]+)\{([^}]*)\}")
 MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"')
 # Labels a scrape adds; the daemon itself never sets them.
 TARGET_LABELS = {"job", "instance"}
+# What a daemon with a `history_db` exports about its drift history (as selectable series).
+HISTORY_SERIES = {
+    "fdi_drift_drift_episodes_opened_total",
+    "fdi_drift_drift_episodes_total",
+    "fdi_drift_drift_time_to_resolve_seconds_bucket",
+    "fdi_drift_history_healthy",
+}
 
 
 def dashboard() -> dict[str, Any]:
@@ -75,14 +83,23 @@ def template_exprs(model: dict[str, Any]) -> list[str]:
 
 
 def as_promql(expr: str) -> str:
-    """A Grafana query with its variables replaced by what they can stand for."""
-    return re.sub(r"\$\w+", ".*", expr.replace("$__rate_interval", "5m"))
+    """A Grafana query with its variables replaced by what they can stand for: its ranges by
+    durations (the dashboard's time range by an hour), the others by any value."""
+    ranged = expr.replace("$__rate_interval", "5m").replace("$__range", "1h")
+    return re.sub(r"\$\w+", ".*", ranged)
 
 
 def daemon_scrape() -> str:
-    """What a daemon exposes after one cycle with a drifted, a blocked and an in-sync resource."""
+    """What a daemon with a `history_db` exposes after one cycle with a drifted, a blocked and
+    an in-sync resource, and a drift episode opened and one closed."""
     registry = CollectorRegistry()
     metrics = DaemonMetrics(registry, version="test")
+    metrics.enable_history(resolution.value for resolution in Resolution)
+    metrics.observe_history(
+        healthy=True,
+        opened=[FDI_TASK],
+        closed=[(FDI_TASK, Resolution.RECONCILED.value, 600.0)],
+    )
     change = (FieldChange("/task/description", ChangeOp.CHANGED, "desired", "live"),)
     statuses = (
         ResourceStatus(
@@ -171,8 +188,46 @@ def test_the_panels_cover_what_operators_watch() -> None:
         "fdi_drift_resource_blocked",
         "fdi_drift_desired_state_valid",
         "fdi_drift_desired_state_info",
+        *HISTORY_SERIES,
     } <= named
     assert "histogram_quantile" in " ".join(panel_exprs(dashboard()))
+
+
+def test_no_two_panels_overlap() -> None:
+    """Each panel, rows included, has a grid area of its own: none is drawn over another."""
+    areas = [(panel["id"], panel["gridPos"]) for panel in panels(dashboard()) if "gridPos" in panel]
+    for number, (first, a) in enumerate(areas):
+        for second, b in areas[number + 1 :]:
+            apart = (
+                a["x"] + a["w"] <= b["x"]
+                or b["x"] + b["w"] <= a["x"]
+                or a["y"] + a["h"] <= b["y"]
+                or b["y"] + b["h"] <= a["y"]
+            )
+            assert apart, f"panels {first} and {second} overlap"
+
+
+def test_the_drift_history_row_holds_the_history_panels() -> None:
+    """A row "Drift history" comes last; the panels under it query the history's series, each
+    of them, and nothing but them, and its store-health panel is per replica."""
+    model = dashboard()
+    rows = [panel for panel in model["panels"] if panel["type"] == "row"]
+    assert rows[-1]["title"] == "Drift history"
+    top = rows[-1]["gridPos"]["y"]
+    below = history_panels(model)
+    assert below and all(panel["type"] != "row" for panel in below)
+    exprs = [target["expr"] for panel in below for target in panel["targets"]]
+    assert set(METRIC.findall(" ".join(exprs))) == HISTORY_SERIES
+    others = [
+        target["expr"]
+        for panel in model["panels"]
+        if panel["gridPos"]["y"] < top
+        for target in panel.get("targets", [])
+    ]
+    assert not HISTORY_SERIES & set(METRIC.findall(" ".join(others)))
+    [health] = [panel for panel in below if "fdi_drift_history_healthy" in str(panel["targets"])]
+    [target] = health["targets"]
+    assert re.search(r"by \(.*\bpod\b.*\binstance\b.*\)", target["expr"])
 
 
 def test_every_named_metric_is_in_a_real_scrape() -> None:
@@ -235,10 +290,17 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
 
 
-def panel_expr(model: dict[str, Any], title: str) -> str:
-    """The one query of the panel with this title, as PromQL."""
+def history_panels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The panels under the last row, "Drift history"."""
+    [row] = [panel for panel in model["panels"] if panel.get("title") == "Drift history"]
+    return [panel for panel in model["panels"] if panel["gridPos"]["y"] > row["gridPos"]["y"]]
+
+
+def panel_expr(model: dict[str, Any], title: str, ref: str | None = None) -> str:
+    """The query of the panel with this title (the one it has, or the one with refId `ref`), as
+    PromQL."""
     [found] = [panel for panel in panels(model) if panel.get("title") == title]
-    [target] = found["targets"]
+    [target] = [t for t in found["targets"] if ref is None or t["refId"] == ref]
     return as_promql(target["expr"])
 
 
@@ -302,6 +364,103 @@ def test_the_panels_add_up_the_shards(tmp_path: Path) -> None:
     (tmp_path / "none.yml").write_text("groups: []\n")
     case = {"interval": "1m", "input_series": SHARDED_SERIES, "promql_expr_test": checks}
     path = tmp_path / "panels.test.yml"
+    path.write_text(yaml.safe_dump({"rule_files": ["none.yml"], "tests": [case]}))
+    result = subprocess.run(
+        [require_binary("promtool"), "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Three replicas with a history store, at minute 60. Opened: 2 FdiTask episodes on replica 0,
+# 1 on replica 1, 1 DrsJob on replica 2. Closed: 2 FdiTask ones reconciled on replica 0 and one
+# on replica 1, each lasting between 60 and 300 s; 1 FdiTask reverted on replica 1, after
+# between 300 and 900 s; no DrsJob one. Replica 2's store is paused from minute 30.
+OPENED, CLOSED = "fdi_drift_drift_episodes_opened_total", "fdi_drift_drift_episodes_total"
+BUCKET, HEALTHY = "fdi_drift_drift_time_to_resolve_seconds_bucket", "fdi_drift_history_healthy"
+
+
+def buckets(values: dict[str, str], /, **labels: str) -> list[dict[str, str]]:
+    """A histogram's bucket series, one per `le`, as an input of a promtool test."""
+    return [series(BUCKET, counts, le=le, **labels) for le, counts in values.items()]
+
+
+HISTORY_SERIES_SHARDED = [
+    series(OPENED, "0x30 2x30", pod="fdi-drift-0", kind="FdiTask"),
+    series(OPENED, "0x40 1x20", pod="fdi-drift-1", kind="FdiTask"),
+    series(OPENED, "0x10 1x50", pod="fdi-drift-2", kind="DrsJob"),
+    series(CLOSED, "0x35 2x25", pod="fdi-drift-0", kind="FdiTask", resolution="reconciled"),
+    series(CLOSED, "0x45 1x15", pod="fdi-drift-1", kind="FdiTask", resolution="reconciled"),
+    series(CLOSED, "0x20 1x40", pod="fdi-drift-1", kind="FdiTask", resolution="reverted"),
+    series(CLOSED, "0x60", pod="fdi-drift-2", kind="DrsJob", resolution="deleted"),
+    *buckets(
+        {"60": "0x60", "300": "0x35 2x25", "900": "0x35 2x25", "+Inf": "0x35 2x25"},
+        pod="fdi-drift-0", kind="FdiTask", resolution="reconciled",
+    ),
+    *buckets(
+        {"60": "0x60", "300": "0x45 1x15", "900": "0x45 1x15", "+Inf": "0x45 1x15"},
+        pod="fdi-drift-1", kind="FdiTask", resolution="reconciled",
+    ),
+    *buckets(
+        {"60": "0x60", "300": "0x60", "900": "0x20 1x40", "+Inf": "0x20 1x40"},
+        pod="fdi-drift-1", kind="FdiTask", resolution="reverted",
+    ),
+    series(HEALTHY, "1x60", pod="fdi-drift-0"),
+    series(HEALTHY, "1x60", pod="fdi-drift-1"),
+    series(HEALTHY, "1x30 0x30", pod="fdi-drift-2"),
+]  # fmt: skip
+# What each history panel's query shows of them at minute 60. Time to resolve, FdiTask: of the
+# 4 episodes, 3 ended within (60, 300] s and 1 within (300, 900] s; the median is the 2nd, at
+# 60 + 240 * 2/3 = 220 s, the 90th percentile 3.6th, at 300 + 600 * 0.6 = 660 s.
+HISTORY_PANELS = {
+    ("Drift episodes per hour", "A"): {"{}": 4},
+    ("Drift episodes per hour", "B"): {
+        '{resolution="reconciled"}': 3,
+        '{resolution="reverted"}': 1,
+        '{resolution="deleted"}': 0,
+    },
+    ("Time to resolve drift (p50, p90)", "A"): {'{kind="FdiTask"}': 220},
+    ("Time to resolve drift (p50, p90)", "B"): {'{kind="FdiTask"}': 660},
+    ("Drift episodes in the time range", "A"): {'{kind="FdiTask"}': 3, '{kind="DrsJob"}': 1},
+    ("Drift episodes in the time range", "B"): {
+        '{kind="FdiTask",resolution="reconciled"}': 3,
+        '{kind="FdiTask",resolution="reverted"}': 1,
+        '{kind="DrsJob",resolution="deleted"}': 0,
+    },
+    ("History store per replica", "A"): {
+        '{pod="fdi-drift-0"}': 1,
+        '{pod="fdi-drift-1"}': 1,
+        '{pod="fdi-drift-2"}': 0,
+    },
+}
+
+
+@pytest.mark.realtools
+def test_the_history_panels_add_up_the_shards(tmp_path: Path) -> None:
+    """Over three replicas, promtool evaluates the drift history row's queries: episodes are
+    counted once each across the replicas, the quantiles come from their buckets together, and
+    the store's health has a line per replica."""
+    model = dashboard()
+    checked = {
+        (panel["title"], target["refId"])
+        for panel in history_panels(model)
+        for target in panel["targets"]
+    }
+    assert checked == set(HISTORY_PANELS)
+    checks = [
+        {
+            "expr": panel_expr(model, title, ref),
+            "eval_time": "60m",
+            "exp_samples": [{"labels": key, "value": value} for key, value in samples.items()],
+        }
+        for (title, ref), samples in HISTORY_PANELS.items()
+    ]
+    (tmp_path / "none.yml").write_text("groups: []\n")
+    case = {"interval": "1m", "input_series": HISTORY_SERIES_SHARDED, "promql_expr_test": checks}
+    path = tmp_path / "history.test.yml"
     path.write_text(yaml.safe_dump({"rule_files": ["none.yml"], "tests": [case]}))
     result = subprocess.run(
         [require_binary("promtool"), "test", "rules", str(path)],

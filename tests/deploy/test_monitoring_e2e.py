@@ -70,15 +70,15 @@ def receiver() -> Iterator[Receiver]:
         receiver.server.shutdown()
 
 
-def assert_dashboard_names_exist(scrape: str) -> None:
-    """Every metric a dashboard query names is in this scrape of the real daemon."""
+def missing_dashboard_names(scrape: str) -> set[str]:
+    """The metrics a dashboard query names that this scrape of the real daemon lacks."""
     exposed = set()
     for family in text_string_to_metric_families(scrape):
         exposed.add(family.name)
         exposed.update(sample.name for sample in family.samples)
     named = set(re.findall(r"fdi_drift_[a-z_]+", DASHBOARD.read_text()))
     assert named, "the dashboard queries no fdi_drift metric"
-    assert named <= exposed, sorted(named - exposed)
+    return named - exposed
 
 
 def shortened_drift_wait(rules: dict[str, Any]) -> dict[str, Any]:
@@ -115,10 +115,14 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
 def test_drift_alert_reaches_the_receiver_and_resolves(
     config: Path, emulator_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    """Drift fires FdiDriftResourceDrifted with the task's labels; the fix sends `resolved`."""
+    """Drift fires FdiDriftResourceDrifted with the task's labels; the fix sends `resolved`.
+    The daemon, configured as deployed with a drift history, then exports every metric the
+    dashboard names (the time-to-resolve histogram only once an episode has closed)."""
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager")
     assert export(config).returncode == 0
+    with config.open("a") as appended:
+        appended.write("history_db: history.db\n")
     daemon_port = config.read_text().split("listen: 127.0.0.1:", 1)[1].split()[0]
 
     rules = tmp_path / "rules.yml"
@@ -188,7 +192,6 @@ scrape_configs:
         assert labels["name"] == "fdi_task_v2mysql-tomysql"
         assert labels["job"] == "fdi-drift"
         assert firing[0]["annotations"]["summary"]
-        assert_dashboard_names_exist(httpx.get(f"http://127.0.0.1:{daemon_port}/metrics").text)
         put(emulator_url, API_TASK, "mysql")
         resolved = wait_for(
             "the resolved notification",
@@ -196,5 +199,11 @@ scrape_configs:
             deadline=90,
         )
         assert resolved[0]["labels"]["resource"] == API_TASK
+        metrics = f"http://127.0.0.1:{daemon_port}/metrics"
+        wait_for(
+            "every dashboard metric in the daemon's scrape",
+            lambda: not missing_dashboard_names(httpx.get(metrics).text),
+        )
+        assert (tmp_path / "history.db").is_file()
     finally:
         stop(*processes)
