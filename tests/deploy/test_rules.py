@@ -39,9 +39,6 @@ WARNING = {
     "FdiDriftShardsInconsistent",
     "FdiDriftHistoryPaused",
 }
-# Alerts the top-level README's table does not list yet: that page has its own owner. Remove a
-# name once the README lists it (test_readme_lists_no_alert_it_is_excused_from fails until then).
-NOT_YET_IN_README = {"FdiDriftHistoryPaused"}
 RESOURCE_LABELS = {"kind", "project_id", "instance_id", "resource", "name"}
 
 
@@ -193,18 +190,11 @@ def test_alert_tables_match_the_rules(page: Path, prefix: str) -> None:
     linked to its runbook section."""
     rules = alerts()
     table = alert_table(page)
-    assert set(table) == set(rules) - (NOT_YET_IN_README if page == README else set())
+    assert set(table) == set(rules)
     for name, (link, wait, severity) in table.items():
         assert link == prefix + github_anchor(name)
         assert wait == rules[name].get("for", "at once"), name
         assert severity == rules[name]["labels"]["severity"], name
-
-
-def test_readme_lists_no_alert_it_is_excused_from() -> None:
-    """Each alert excused from the README's table is a real alert the README does not list
-    yet: once it does, the excuse must go, so the table is checked whole again."""
-    assert set(alerts()) >= NOT_YET_IN_README
-    assert not NOT_YET_IN_README & set(alert_table(README))
 
 
 def test_readme_links_to_the_runbook_instead_of_carrying_it() -> None:
