@@ -120,10 +120,10 @@ def export(config: Path) -> subprocess.CompletedProcess[str]:
     return cli("export", "-c", str(config), "--out", str(out), "--scope", f"{PROJECT}/{INSTANCE}")
 
 
-def put(emulator_url: str, task_id: str, description: str) -> None:
+def put(emulator_url: str, task_id: str, description: str, token: str = TOKEN) -> None:
     """Change a task's description through the emulator's PUT, as a person would."""
     base = f"{emulator_url}/v2/{PROJECT}/fdi/instances/{INSTANCE}/tasks/{task_id}"
-    headers = {"X-Auth-Token": TOKEN}
+    headers = {"X-Auth-Token": token}
     answer = httpx.get(base, headers=headers).json()
     task = answer["task"]
     body = {

@@ -167,7 +167,13 @@ class Runtime:
             resolve=SecretResolver(settings.secrets_dir, settings.secret_env),
             clock=clock,
         )
-        self.state = DaemonState()
+        self.state = DaemonState(
+            history=self.history,
+            audit_records=self.audit.records_for,
+            plan=self.plan_for,
+            desired_root=str(settings.desired_state),
+            clock=clock,
+        )
         self.tree: DesiredTree | None = None
         self._stopping = False  # set on SIGTERM: no new write starts
         self._checking: asyncio.Task[CycleReport] | None = None  # a cycle's reads, while running
