@@ -108,6 +108,7 @@ def screenshot(browser: Any) -> Callable[[str], Path]:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1400, max(1000, min(int(height) + 100, 8000)))
+        browser.execute_script("window.scrollTo(0, 0)")
         path = SCREENSHOTS / f"{name}.png"
         assert browser.save_screenshot(str(path)), path
         browser.set_window_size(1400, 1000)
