@@ -221,7 +221,7 @@ def test_history_selects_by_selector_and_since(
     code, out, _ = run_cli(capsys, "history", "-c", str(recorded), "FdiTask/ord*")
     assert code == 0
     assert out.splitlines()[0] == f"FdiTask orders (id-orders) in {PROJECT}/{INSTANCE}: drifted"
-    assert "closed 1970-01-12T13:56:40Z after 10m, reconciled" in out
+    assert "closed 1970-01-12T13:56:40Z after 10 min, reconciled" in out
     assert "users" not in out
     code, out, _ = run_cli(capsys, "history", "-c", str(recorded), "users")
     assert "changed by: alice from 10.1.2.3 at 1970-01-12T13:56:30Z (trace trace-9)" in out

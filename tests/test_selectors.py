@@ -49,5 +49,6 @@ def test_durations_times_and_ages() -> None:
     assert rfc3339(0) == "1970-01-01T00:00:00Z"
     assert rfc3339(None) is None
     assert [age(s) for s in (0, 42, 303, 7500, 273600, -5)] == [
-        "0s", "42s", "5m 3s", "2h 5m", "3d 4h", "0s",
+        "0 s", "42 s", "5 min", "2 h 5 min", "3 d 4 h", "0 s",
     ]  # fmt: skip
+    assert age(None) == ""

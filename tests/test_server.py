@@ -26,7 +26,8 @@ from fdi_drift.errors import AuditError
 from fdi_drift.history import History
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
-from fdi_drift.server import DaemonState, create_app, parse_resource_path, resource_path
+from fdi_drift.server import create_app
+from fdi_drift.status_views import DaemonState, parse_resource_path, resource_path
 from tests.browser import site
 from tests.browser.site import (
     BILLING,
@@ -132,6 +133,23 @@ async def test_invalid_tree_shows_in_readiness_detail_without_unready() -> None:
         ready = await http.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["desired_state"]["problems"] == ["a.yaml:3: /kind: must be one of FdiTask"]
+
+
+async def test_a_paused_history_shows_in_readiness_detail_without_unready(
+    tmp_path: Path,
+) -> None:
+    """The store's failure is in /readyz (and detection, and readiness, go on)."""
+    state = DaemonState(report=drifted_report())
+    async with client(state) as http:
+        assert (await http.get("/readyz")).json()["history"] is None  # none configured
+    broken = tmp_path / "no-such-folder" / "history.db"
+    state.history = History(broken)
+    async with client(state) as http:
+        ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    detail = ready.json()["history"]
+    assert (detail["path"], detail["healthy"]) == (str(broken), False)
+    assert str(broken) in detail["error"]
 
 
 async def test_status_page_and_json_api() -> None:

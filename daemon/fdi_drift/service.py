@@ -35,8 +35,9 @@ from fdi_drift.metrics import DaemonMetrics, DesiredStateHealth
 from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction, Reconciler
 from fdi_drift.secrets import SecretResolver
-from fdi_drift.server import DaemonState, create_app
+from fdi_drift.server import create_app
 from fdi_drift.settings import Settings
+from fdi_drift.status_views import DaemonState
 from fdi_drift.targets import Fleet
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,17 @@ def parse_duration(text: str) -> float:
     return sum(float(number) * _SECONDS[unit] for number, unit in parts)
 
 
-def age(seconds: float) -> str:
-    """A duration as people read it: `42s`, `5m 3s`, `2h 5m`, `3d 4h`."""
-    seconds = max(0, int(seconds))
-    for unit, size, smaller, small_size in (
-        ("d", 86400, "h", 3600),
-        ("h", 3600, "m", 60),
-        ("m", 60, "s", 1),
-    ):
-        if seconds >= size:
-            whole, rest = divmod(seconds, size)
-            part = rest // small_size
-            return f"{whole}{unit} {part}{smaller}" if part else f"{whole}{unit}"
-    return f"{seconds}s"
+def age(seconds: float | None) -> str:
+    """A span as a person reads it: "42 s", "17 min", "5 h 3 min", "2 d 4 h"."""
+    if seconds is None:
+        return ""
+    whole = max(0, int(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"

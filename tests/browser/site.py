@@ -22,7 +22,7 @@ from fdi_drift.kinds.drs_job import KIND as DRS_JOB
 from fdi_drift.kinds.fdi_composite_task import KIND as COMPOSITE
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DesiredStateHealth
-from fdi_drift.server import DaemonState
+from fdi_drift.status_views import DaemonState
 from tests.conftest import INSTANCE, PROJECT
 
 NOW = 1_750_000_000.0  # 2025-06-15T15:06:40Z

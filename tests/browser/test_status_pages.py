@@ -13,7 +13,7 @@ from selenium.webdriver.support import expected_conditions as conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from fdi_drift.server import compact, resource_path
+from fdi_drift.status_views import compact, resource_path
 from tests.browser.site import (
     BILLING,
     DRS,

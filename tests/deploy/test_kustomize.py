@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from fdi_drift.credentials import AkSkFileAuth
 from fdi_drift.drift.model import ReconcileMode
 from fdi_drift.metrics import DaemonMetrics
-from fdi_drift.server import DaemonState, create_app
+from fdi_drift.server import create_app
+from fdi_drift.status_views import DaemonState
 from tests.deploy.manifests import (
     KUSTOMIZE,
     OVERLAYS,
