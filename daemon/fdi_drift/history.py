@@ -88,6 +88,17 @@ class ChangedBy:
     request_id: str | None
     trace_name: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        """As every output shows it: the time in RFC 3339."""
+        return {
+            "user": self.user,
+            "source_ip": self.source_ip,
+            "time": rfc3339(self.time),
+            "trace_id": self.trace_id,
+            "request_id": self.request_id,
+            "trace_name": self.trace_name,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class EpisodeField:
@@ -146,16 +157,7 @@ class Episode:
             ],
             "detail": self.detail,
             "revision": self.revision,
-            "changed_by": None
-            if who is None
-            else {
-                "user": who.user,
-                "source_ip": who.source_ip,
-                "time": rfc3339(who.time),
-                "trace_id": who.trace_id,
-                "request_id": who.request_id,
-                "trace_name": who.trace_name,
-            },
+            "changed_by": None if who is None else who.to_json(),
             "attribution": self.attribution or None,
             "resolution": None if self.resolution is None else self.resolution.value,
         }

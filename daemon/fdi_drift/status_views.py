@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote
 from starlette.concurrency import run_in_threadpool
 
 from fdi_drift.drift.model import CycleReport, FieldChange, ResourceKey, ResourceStatus, Status
+from fdi_drift.drift.report import ATTENTION_ORDER
 from fdi_drift.errors import account
 from fdi_drift.history import ChangedBy, Episode, EpisodeField, History, Spell
 from fdi_drift.metrics import DesiredStateHealth
@@ -37,20 +38,7 @@ _MIN_REFRESH_SECONDS = 5
 _HISTORY_LIMIT = 500
 _EPISODES_PER_RESOURCE = 200
 # Needing attention first, as the text report orders them.
-_ORDER = {
-    status: rank
-    for rank, status in enumerate(
-        (
-            Status.DRIFTED,
-            Status.MISSING,
-            Status.BLOCKED,
-            Status.UNKNOWN,
-            Status.INVALID,
-            Status.IN_SYNC,
-            Status.UNMANAGED,
-        )
-    )
-}
+_ORDER = {status: rank for rank, status in enumerate(ATTENTION_ORDER)}
 _DRIFTING = frozenset({Status.DRIFTED, Status.MISSING, Status.BLOCKED})
 _T = TypeVar("_T")
 
@@ -282,7 +270,7 @@ def _choices(keys: Iterable[ResourceKey]) -> dict[str, list[str]]:
             found["instance"].add(key.instance_id)
     return {
         **{name: sorted(values) for name, values in found.items()},
-        "status": [s.value for s in _ORDER],
+        "status": [s.value for s in ATTENTION_ORDER],
         "spell": [s.value for s in Spell],
     }
 
@@ -330,16 +318,7 @@ def _changes(changes: Iterable[FieldChange | EpisodeField]) -> list[dict[str, An
 
 
 def _changed_by(who: ChangedBy | None) -> dict[str, Any] | None:
-    if who is None:
-        return None
-    return {
-        "user": who.user,
-        "source_ip": who.source_ip,
-        "time": rfc3339(who.time),
-        "trace_id": who.trace_id,
-        "request_id": who.request_id,
-        "trace_name": who.trace_name,
-    }
+    return None if who is None else who.to_json()
 
 
 def _episode(episode: Episode, now: float) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from fdi_drift.drift.model import (
 )
 
 _MARK = {ChangeOp.CHANGED: "~", ChangeOp.ABSENT: "+", ChangeOp.EXTRA: "-"}
-_ORDER = (
+# Needing attention first: the order of reports and status pages.
+ATTENTION_ORDER = (
     Status.DRIFTED,
     Status.MISSING,
     Status.BLOCKED,
@@ -78,7 +79,7 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
     yield "(~ differs, + absent live, - not declared; values read live -> desired)"
     shown = 0
     with_target = spans_targets(report.statuses)
-    for wanted in _ORDER:
+    for wanted in ATTENTION_ORDER:
         if wanted in (Status.IN_SYNC, Status.UNMANAGED) and not show_in_sync:
             continue
         for status in report.statuses:
@@ -91,7 +92,7 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
         yield ""
         yield "No drift: every declared resource matches its desired state."
     yield ""
-    counts = ", ".join(f"{report.count(s)} {s.value.replace('_', ' ')}" for s in _ORDER)
+    counts = ", ".join(f"{report.count(s)} {s.value.replace('_', ' ')}" for s in ATTENTION_ORDER)
     yield f"Summary: {counts}."
     if not report.complete:
         yield "Some lists did not finish: resources in those scopes are unknown, not missing."
