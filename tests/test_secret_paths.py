@@ -23,6 +23,7 @@ from fdi_drift.plan import plan_to_json, render_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
+from fdi_drift.status_views import resource_path
 from tests.conftest import API_TASK, INSTANCE, PROJECT, TOKEN, put_task
 
 RuntimeFactory = Callable[..., Runtime]
@@ -84,7 +85,15 @@ class Outputs:
             for record in self._caplog.records
         ]
         audit = self._runtime.audit.path.read_text(encoding="utf-8")
-        return "\n".join([*self._texts, audit, *records])
+        history = self._runtime.history
+        assert history is not None
+        # The store's files as bytes, write-ahead log included, besides what it answers.
+        stored = [
+            path.read_bytes().decode("latin-1")
+            for path in history.path.parent.glob(history.path.name + "*")
+        ]
+        episodes = json.dumps([episode.to_json() for episode in history.episodes()])
+        return "\n".join([*self._texts, audit, *records, *stored, episodes])
 
     def _report(self, report: CycleReport) -> None:
         self._texts.append(render_text(report, show_in_sync=True))
@@ -94,9 +103,14 @@ class Outputs:
         app = create_app(self._runtime.state, self._runtime.metrics)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://daemon") as http:
-            for path in ("/api/v1/status", "/", "/metrics"):
+            report = self._runtime.state.report
+            resources = (
+                [f"/resources/{resource_path(s.key)}" for s in report.statuses] if report else []
+            )
+            pages = ("/api/v1/status", "/", "/metrics", "/history", "/api/v1/history")
+            for path in (*pages, *resources, *(f"/api/v1{r}" for r in resources)):
                 answer = await http.get(path)
-                assert answer.status_code == 200
+                assert answer.status_code == 200, path
                 self._texts.append(answer.text)
 
 
@@ -134,6 +148,7 @@ async def written(
     runtime = make_runtime(
         reconcile={"mode": "auto"},
         audit_log=desired_dir.parent / "audit.jsonl",
+        history_db=desired_dir.parent / "history.db",
         environ={
             "FDI_DRIFT_TOKEN": TOKEN,
             "FDI_DRIFT_SECRET_DB_CONN": SECRET,
@@ -217,6 +232,10 @@ async def test_a_secret_inside_json_text_that_no_longer_parses_shows_in_no_outpu
     (applied,) = await outputs.cycle()
     assert applied.result is ReconcileResult.APPLIED
     assert source_before(intents(runtime)[-1])["bodyRaw"] == "<redacted>"
+    assert runtime.history is not None
+    episode = runtime.history.episodes()[0]  # this drift, recorded with the value redacted
+    assert [(f.pointer, f.live) for f in episode.fields] == [(change.pointer, "<redacted>")]
+    assert episode.resolution is not None and episode.resolution.value == "reconciled"
     shown = outputs.everything()
     assert HAND_SET not in shown and SECRET not in shown and NESTED_SECRET not in shown
 
