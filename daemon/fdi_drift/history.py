@@ -179,6 +179,8 @@ DEFAULT_MAX_EPISODES = 100_000
 BUSY_SECONDS = 5.0
 # Retention runs at most this often: a cycle need not scan the table every time.
 _PRUNE_EVERY_SECONDS = 3600.0
+# Keys whose store names are kept: a bound, well above the resources of one replica.
+_IDENTITIES_KEPT = 200_000
 
 # Statement i brings the schema from version i to i + 1 (PRAGMA user_version).
 _MIGRATIONS: tuple[str, ...] = (
@@ -249,6 +251,7 @@ class History:
         self._pruned_at = -_PRUNE_EVERY_SECONDS
         # When each resource was last seen in sync: where a search for who changed it begins.
         self._in_sync_at: dict[str, float] = {}
+        self._identities: dict[ResourceKey, str] = {}
         self._read(lambda db: None, None)  # opened (and migrated) now, or the error recorded
 
     @property
@@ -283,10 +286,10 @@ class History:
         for status in report.statuses:
             if status.status is Status.UNMANAGED:
                 continue
-            identity = _identity(status.key)
+            identity = self._identity(status.key)
             statuses[identity] = status
-        written = {_identity(key) for key in applied}
-        kept = None if declared is None else {_identity(key) for key in declared}
+        written = {self._identity(key) for key in applied}
+        kept = None if declared is None else {self._identity(key) for key in declared}
         in_sync_at = self._in_sync_at
 
         def record(db: sqlite3.Connection) -> Recorded:
@@ -337,13 +340,22 @@ class History:
         Called as soon as the write is answered, so that another process that sees the
         resource in sync first does not take the fix for someone else's.
         """
-        self._write(lambda db: _mark_written(db, {_identity(key)}), None)
+        self._write(lambda db: _mark_written(db, {self._identity(key)}), None)
 
     def attribute(self, episode_id: int, changed_by: ChangedBy | None, attribution: str) -> None:
         """Record who made the change that opened an episode, or why nobody is named."""
         who = None if changed_by is None else json.dumps(_changed_by_json(changed_by))
         statement = "UPDATE episodes SET changed_by = ?, attribution = ? WHERE id = ?"
         self._write(lambda db: db.execute(statement, (who, attribution, episode_id)), None)
+
+    def _identity(self, key: ResourceKey) -> str:
+        """The key as the store names it, worked out once per key: a cycle asks for every one."""
+        identity = self._identities.get(key)
+        if identity is None:
+            if len(self._identities) >= _IDENTITIES_KEPT:
+                self._identities.clear()
+            identity = self._identities[key] = _identity(key)
+        return identity
 
     # Reading
 
@@ -360,7 +372,7 @@ class History:
         arguments: list[object] = []
         if key is not None:
             where.append("identity = ?")
-            arguments.append(_identity(key))
+            arguments.append(self._identity(key))
         if since is not None:
             where.append("(closed_at IS NULL OR closed_at >= ?)")
             arguments.append(since)
