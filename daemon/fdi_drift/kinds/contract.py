@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from fdi_drift.cloud.client import ApiClient
 from fdi_drift.cloud.endpoints import Service
 from fdi_drift.drift.document import DecodedDocument
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
-from fdi_drift.drift.overlay import Resolve
+from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.drift.secret_ref import placeholder
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -63,7 +64,10 @@ class Write:
     """One request of a correction: a kind's action, the exact body, and the body as shown.
 
     `shown` is `body` with every resolved secret replaced: it is what plans, logs and the
-    audit log carry. `body` is sent and never printed.
+    audit log carry. `body` is sent and never printed. `referenced` is `body` with each
+    resolved secret back as the `{secretRef: NAME/KEY}` it came from (inside JSON text too):
+    what a saved plan holds, turned back into `body` by `secrets.resolved`. None when the kind
+    gives no such form: a plan then saves the write only if `body` equals `shown`.
     """
 
     action: str
@@ -72,6 +76,27 @@ class Write:
     # Pointers (into the desired document) this write establishes; when set, the write is
     # verified on its own, by a read-back, before the next one is sent.
     covers: tuple[str, ...] = ()
+    referenced: JSONValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Laid:
+    """Declared fields over live, three ways: to send, to show, and to save in a plan."""
+
+    sent: JSONValue  # secrets resolved
+    shown: JSONValue  # resolved secrets as REDACTED
+    referenced: JSONValue  # each secret as its {secretRef: NAME/KEY}; `sent` itself when none
+
+
+def lay(live: JSONValue, declared: JSONValue, ignore: IgnoreRules, resolve: Resolve) -> Laid:
+    """`declared` over `live` (drift/overlay.py), with the form a saved plan holds."""
+    laid = overlay(live, declared, ignore, resolve)
+    if not laid.secret_paths:
+        return Laid(laid.sent, laid.shown, laid.sent)
+    # The overlay puts whatever the resolver answers where a reference stood: here, the
+    # reference itself, a mapping where the secret's string goes.
+    kept = overlay(live, declared, ignore, cast(Resolve, placeholder))
+    return Laid(laid.sent, laid.shown, kept.sent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from fdi_drift.cloud.drs import SERVICE, DrsClient, job_path
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes, check_depth, is_masked
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
-from fdi_drift.drift.overlay import Resolve, overlay, overlay_keeping_secrets
+from fdi_drift.drift.overlay import Resolve, overlay_keeping_secrets
 from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
 from fdi_drift.kinds.contract import (
@@ -35,6 +35,7 @@ from fdi_drift.kinds.contract import (
     Scope,
     SpecProblem,
     Write,
+    lay,
 )
 from fdi_drift.kinds.drs_tuning import comparable, read_tuning, tuning_problems, tuning_write
 
@@ -163,7 +164,8 @@ class DrsJobSpec:
                 # Taken from the probe, which resolves no secret (a declared one keeps live's
                 # value, so it never differs): the body holds nothing that must not be shown.
                 params: JSONObject = {"base_info": {field: value}}
-                writes.append(Write(update_type, params, params, (f"/base_info/{field}",)))
+                covers = (f"/base_info/{field}",)
+                writes.append(Write(update_type, params, params, covers, params))
             elif aspect == "tuning_params":
                 tuned = tuning_write(cast(JSONObject, probe[aspect]), tuning)
                 if tuned is not None:
@@ -205,8 +207,9 @@ def _aspects_write(
     resolve: Resolve,
 ) -> Write:
     """One typed update carrying whole aspects, desired laid over live, secrets resolved."""
-    laid = overlay(have, {a: desired[a] for a in aspects}, ignore, resolve)
+    laid = lay(have, {a: desired[a] for a in aspects}, ignore, resolve)
     sent, shown = cast(JSONObject, laid.sent), cast(JSONObject, laid.shown)
+    referenced = cast(JSONObject, laid.referenced)
     return Write(
         update_type,
         {a: sent[a] for a in aspects},
@@ -214,6 +217,7 @@ def _aspects_write(
         # keys (an aspect is sent whole, undeclared fields included) are hidden by name.
         redact({a: shown[a] for a in aspects}),
         tuple(f"/{a}" for a in aspects),
+        {a: referenced[a] for a in aspects},
     )
 
 

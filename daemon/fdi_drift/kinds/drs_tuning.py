@@ -68,7 +68,7 @@ def tuning_write(laid: JSONObject, tuning: Tuning) -> Write | None:
         for group, values in changed.items()
         for name in values
     )
-    return Write("tuning_param", params, params, covers)
+    return Write("tuning_param", params, params, covers, params)
 
 
 def comparable(job: JSONObject) -> tuple[JSONObject, Tuning]:

@@ -18,16 +18,18 @@ from fdi_drift.cloud.fdi import SERVICE, FdiClient, multi_task_path, multi_tasks
 from fdi_drift.drift.document import DecodedDocument, canonical_bytes
 from fdi_drift.drift.ignore import IgnoreRules, compile_ignore
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind
-from fdi_drift.drift.overlay import Overlay, Resolve, overlay
+from fdi_drift.drift.overlay import Resolve
 from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import InvalidWriteError
 from fdi_drift.kinds.contract import (
+    Laid,
     LiveDocument,
     LiveEntry,
     Registration,
     Scope,
     SpecProblem,
     Write,
+    lay,
 )
 from fdi_drift.kinds.fdi_common import (
     fdi_tasks,
@@ -131,8 +133,8 @@ class FdiCompositeTaskSpec:
         if live is None:
             # Laid over nothing, every declared field kept (ignore rules speak of live fields):
             # secret references resolved for the request, hidden in what is shown.
-            return _create(overlay({}, desired, _NO_RULES, resolve), auto_mapping)
-        laid = overlay(live.value, desired, ignore, resolve)
+            return _create(lay({}, desired, _NO_RULES, resolve), auto_mapping)
+        laid = lay(live.value, desired, ignore, resolve)
         want = cast(JSONObject, laid.sent)
         have = cast(JSONObject, self.normalize_live(live.value))
         want_task, have_task = cast(JSONObject, want["task"]), cast(JSONObject, have["task"])
@@ -149,7 +151,8 @@ class FdiCompositeTaskSpec:
             _check(_modify_problems(body))
             covers = tuple(f"/task/{k}" for k in _MODIFIED)
             shown = redact(_modify_body(laid.shown, repulling))
-            writes.append(Write("modify", body, shown, covers))
+            referenced = _modify_body(laid.referenced, repulling)
+            writes.append(Write("modify", body, shown, covers, referenced))
         return writes
 
     def unwritable(self, pointers: Sequence[str]) -> list[str]:
@@ -172,14 +175,15 @@ def _differs(want: JSONObject, have: JSONObject, keys: Sequence[str]) -> bool:
     )
 
 
-def _create(laid: Overlay, auto_mapping: bool) -> list[Write]:
+def _create(laid: Laid, auto_mapping: bool) -> list[Write]:
     body = _create_body(laid.sent)
     task_name = str(cast(JSONObject, cast(JSONObject, laid.sent)["task"])["task_name"])
     problems = [m for _, m in _task_problems(task_name, body)]
     if "operation_types" not in body:
         problems.append("task.operation_types: required to create a composite task")
     _check(problems)
-    return [Write("create", body, redact(_create_body(laid.shown))), _init(laid, auto_mapping)]
+    shown, referenced = redact(_create_body(laid.shown)), _create_body(laid.referenced)
+    return [Write("create", body, shown, (), referenced), _init(laid, auto_mapping)]
 
 
 def _create_body(document: JSONValue) -> JSONObject:
@@ -192,7 +196,7 @@ def _create_body(document: JSONValue) -> JSONObject:
     return body
 
 
-def _init(laid: Overlay, auto_mapping: bool) -> Write:
+def _init(laid: Laid, auto_mapping: bool) -> Write:
     """Seed 004's request from desired laid over live: the body sent, and the body shown."""
     body = _init_body(laid.sent, auto_mapping)
     problems = [
@@ -204,7 +208,8 @@ def _init(laid: Overlay, auto_mapping: bool) -> Write:
     covers = (*(f"/task/{k}" for k in _INITIALISED), "/task_detail")
     # Shown: resolved secrets hidden by the overlay, and live's own values under
     # secret-looking keys (ext_info is sent whole, undeclared fields included) hidden by name.
-    return Write("init", body, redact(_init_body(laid.shown, auto_mapping)), covers)
+    shown = redact(_init_body(laid.shown, auto_mapping))
+    return Write("init", body, shown, covers, _init_body(laid.referenced, auto_mapping))
 
 
 def _init_body(document: JSONValue, auto_mapping: bool) -> JSONObject:

@@ -16,7 +16,7 @@ from fdi_drift.cloud.payloads import UpdateTaskBody
 from fdi_drift.drift.document import DecodedDocument, encode
 from fdi_drift.drift.ignore import IgnoreRules
 from fdi_drift.drift.model import JSONObject, JSONValue, Kind, Path
-from fdi_drift.drift.overlay import Resolve, overlay
+from fdi_drift.drift.overlay import Resolve
 from fdi_drift.drift.redaction import redact
 from fdi_drift.errors import DocumentError, InvalidWriteError
 from fdi_drift.kinds.contract import (
@@ -26,6 +26,7 @@ from fdi_drift.kinds.contract import (
     Scope,
     SpecProblem,
     Write,
+    lay,
 )
 from fdi_drift.kinds.fdi_common import (
     fdi_tasks,
@@ -114,7 +115,7 @@ class FdiTaskSpec:
     ) -> list[Write]:
         if live is None:
             raise InvalidWriteError("FdiTask cannot be created: the API has no create call")
-        laid = overlay(live.value, desired, ignore, resolve)
+        laid = lay(live.value, desired, ignore, resolve)
         try:
             sent = _update_body(laid.sent, live.encoded)
             shown = _update_body(redact(laid.shown), live.encoded)
@@ -125,7 +126,13 @@ class FdiTaskSpec:
         problems = update_body_problems(sent)
         if problems:
             raise InvalidWriteError("; ".join(problems))
-        return [Write("update", sent, shown)]
+        referenced: JSONValue | None = sent
+        if laid.referenced is not laid.sent:
+            try:
+                referenced = _update_body(laid.referenced, live.encoded)
+            except DocumentError:  # only a saved plan needs this form; the write stands
+                referenced = None
+        return [Write("update", sent, shown, referenced=referenced)]
 
     def unwritable(self, pointers: Sequence[str]) -> list[str]:
         return []  # the update replaces every writable field and task_detail whole
