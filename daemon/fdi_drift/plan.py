@@ -14,7 +14,7 @@ _HEADLINE = {
     ReconcileResult.APPLIED: "updated, read back, in sync",
     ReconcileResult.FAILED: "update failed",
     ReconcileResult.VERIFY_FAILED: "updated, but the read-back still differs",
-    ReconcileResult.STALE: "changed since it was read; look again next time",
+    ReconcileResult.STALE: "stale, nothing sent",
     ReconcileResult.BLOCKED: "blocked",
     ReconcileResult.INVALID: "cannot be corrected",
 }
@@ -23,7 +23,7 @@ _SUMMARY = {
     ReconcileResult.APPLIED: "applied",
     ReconcileResult.FAILED: "failed",
     ReconcileResult.VERIFY_FAILED: "not verified",
-    ReconcileResult.STALE: "changed meanwhile",
+    ReconcileResult.STALE: "stale",
     ReconcileResult.BLOCKED: "blocked",
     ReconcileResult.INVALID: "invalid",
 }
@@ -31,6 +31,9 @@ _ERRORS = frozenset(
     {ReconcileResult.FAILED, ReconcileResult.VERIFY_FAILED, ReconcileResult.INVALID}
 )
 _PENDING = frozenset({ReconcileResult.PLANNED, ReconcileResult.BLOCKED, ReconcileResult.STALE})
+_EXPLAINED = frozenset(
+    {ReconcileResult.FAILED, ReconcileResult.VERIFY_FAILED, ReconcileResult.STALE}
+)
 _PREVIEW = 160  # characters of a long JSON string shown without --full
 
 
@@ -69,7 +72,7 @@ def _plan_lines(
         yield f"{key.kind} {key.name}{ident} in {where(status, with_target)}: {headline}"
         if status.source:
             yield f"  desired: {status.source}"
-        if correction.result in (ReconcileResult.FAILED, ReconcileResult.VERIFY_FAILED):
+        if correction.result in _EXPLAINED:
             yield f"  reason: {correction.detail}"
         yield from change_lines(status.changes)
         for request in correction.requests:
@@ -86,6 +89,28 @@ def _plan_lines(
     yield f"{'Apply' if applying else 'Plan'}: {shown}."
     if hints and not applying and counts[ReconcileResult.PLANNED]:
         yield "Run again with --apply to send these requests."
+
+
+def saved_plan_exit_code(corrections: Sequence[Correction]) -> int:
+    """0 when every correction of a saved plan was applied (or there was none), else 1.
+
+    Nothing of a saved plan is left for later: stale, blocked or failed, it was not applied.
+    """
+    return 0 if all(c.result is ReconcileResult.APPLIED for c in corrections) else 1
+
+
+def render_saved(corrections: Sequence[Correction], *, plan: str, config: str) -> str:
+    """What `reconcile --out` adds to the plan: what was left out of the file, and the next step."""
+    lines = [
+        f"Not in the saved plan: {c.status.key.kind} {c.status.key.name}: {c.unsaved}."
+        for c in corrections
+        if c.result is ReconcileResult.PLANNED and c.saved is None
+    ]
+    lines.append(
+        f"Saved the plan to {plan}; apply it with "
+        f"`fdi-drift reconcile -c {config} --apply --plan {plan}`."
+    )
+    return "\n".join(lines) + "\n"
 
 
 def _shortened(value: JSONValue) -> JSONValue:

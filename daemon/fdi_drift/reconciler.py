@@ -15,6 +15,12 @@ restrictive by the resource's policy, never less), in this order:
 4. dry-run logs the exact requests; auto writes the intent to the audit log, sends, reads back,
    compares, and completes the audit record.
 
+A dry-run correction also carries its `SavedCorrection`: the requests with secrets as references,
+the desired revision and the live digest they were planned from, for a plan file (plan_file.py).
+`apply_plan` sends such a plan exactly, or nothing of it: every resource is checked first (still
+declared, at the plan's revision, live read with the plan's digest, every rail open, every
+secret resolvable), and one that is not refuses the whole plan before anything is sent.
+
 No intent, no write: when the audit log cannot take the intent the resource is `blocked`
 (`audit_unavailable`) and nothing is sent; detection goes on. An outcome the log cannot take is
 kept by it and written with the next record. A write whose answer was lost (a timeout, a reset or
@@ -26,6 +32,8 @@ planning one resource makes it `invalid` with the reason; the others go on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -37,7 +45,7 @@ from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import Answer, recording_answers
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import match, prepare_desired
-from fdi_drift.drift.document import DecodedDocument, encode
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes, encode
 from fdi_drift.drift.model import (
     BlockReason,
     CycleReport,
@@ -60,11 +68,13 @@ from fdi_drift.errors import (
     CloudError,
     FdiDriftError,
     InvalidWriteError,
+    NotFoundError,
     OutcomeUnknownError,
     SecretError,
     account,
 )
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
+from fdi_drift.secrets import resolved
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +108,40 @@ class PlannedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SavedWrite:
+    """One request of a saved plan: `body` holds each secret as `{secretRef: NAME/KEY}`."""
+
+    action: str
+    line: str
+    body: JSONValue
+    shown: JSONValue
+    covers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCorrection:
+    """One resource's correction as a plan file keeps it, and what it was planned from.
+
+    `status` is the resource as planned: identity, live id, source, changes, target, and as
+    its `fingerprint` the digest of the read the requests were planned over ("" for a create).
+    `declared` is a digest of the resource's declaration (document and policy), which a git
+    revision alone does not pin in a checkout with uncommitted edits. `running`: live was
+    running, so the requests stop it first and start it after.
+    """
+
+    status: ResourceStatus
+    revision: str
+    declared: str
+    running: bool
+    writes: tuple[SavedWrite, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Correction:
-    """What reconciling did, or would do, for one drifted resource."""
+    """What reconciling did, or would do, for one drifted resource.
+
+    A `planned` one carries `saved`, its form for a plan file, or in `unsaved` why it has none.
+    """
 
     status: ResourceStatus  # the resource's status afterwards
     mode: ReconcileMode
@@ -107,6 +149,8 @@ class Correction:
     detail: str = ""
     requests: tuple[PlannedRequest, ...] = ()
     audit_id: str = ""
+    saved: SavedCorrection | None = None
+    unsaved: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +159,18 @@ class _Plan:
 
     before: DecodedDocument | None
     writes: list[Write]
+    digest: str = ""  # of that read
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A saved correction checked against live and desired now: sent as it is, if all are."""
+
+    resource: DesiredResource
+    status: ResourceStatus
+    revision: str
+    plan: _Plan
+    requests: tuple[PlannedRequest, ...]
 
 
 @dataclass(slots=True)
@@ -235,7 +291,10 @@ class Reconciler:
                     "requests": [{"request": r.line, "body": r.body} for r in requests],
                 },
             )
-            return Correction(status, mode, ReconcileResult.PLANNED, requests=requests)
+            saved, unsaved = self._saved(resource, status, revision, plan, requests)
+            return Correction(
+                status, mode, ReconcileResult.PLANNED, "", requests, saved=saved, unsaved=unsaved
+            )
         correction = await self._apply(resource, status, revision, plan, requests)
         if correction.result is ReconcileResult.APPLIED:
             history.failures, history.retry_at = 0, 0.0
@@ -286,15 +345,16 @@ class Reconciler:
         """Read live again and let the kind plan from it; None when live changed since the diff."""
         spec = self._specs[resource.key.kind]
         before: DecodedDocument | None = None
+        digest = ""
         if status.status is not Status.MISSING:
             live = await self._drivers[resource.key.kind].read(resource.scope, status.live_id)
             if live.digest != status.fingerprint:
                 return None
-            before = live.decode()
+            before, digest = live.decode(), live.digest
         options = resource.options
         prepared = resource.prepared
         writes = spec.plan(resource.document, before, prepared.ignore, self._resolve, options)
-        return _Plan(before, writes)
+        return _Plan(before, writes, digest)
 
     def _around_running(
         self, resource: DesiredResource, status: ResourceStatus, mode: ReconcileMode, plan: _Plan
@@ -308,7 +368,180 @@ class Reconciler:
         if restart is None or policy is not RunningPolicy.STOP_UPDATE_START:
             detail = "running; stop it or set policy.running"
             return self._blocked(status, mode, BlockReason.RUNNING, detail)
-        return _Plan(plan.before, [restart[0], *plan.writes, restart[1]])
+        return _Plan(plan.before, [restart[0], *plan.writes, restart[1]], plan.digest)
+
+    def _saved(
+        self,
+        resource: DesiredResource,
+        status: ResourceStatus,
+        revision: str,
+        plan: _Plan,
+        requests: tuple[PlannedRequest, ...],
+    ) -> tuple[SavedCorrection | None, str]:
+        """A planned correction as a plan file keeps it, or why it cannot be kept.
+
+        Each body is saved with its secrets as references, and only once resolving them again
+        gives back the very body planned: a secret whose literal text in live differs from how
+        it would be written again (an escape written another way) cannot be saved.
+        """
+        if ReconcileMode.AUTO.at_most(resource.reconcile) is not ReconcileMode.AUTO:
+            return None, f"its policy.reconcile is {resource.reconcile}: --apply does not send it"
+        writes: list[SavedWrite] = []
+        for write, request in zip(plan.writes, requests, strict=True):
+            try:
+                body = self._referenced(write)
+            except FdiDriftError as error:
+                return None, f"{write.action}: {error}"
+            writes.append(SavedWrite(write.action, request.line, body, write.shown, write.covers))
+        spec = self._specs[resource.key.kind]
+        running = plan.before is not None and spec.is_running(plan.before.value)
+        planned = replace(status, fingerprint=plan.digest)
+        saved = SavedCorrection(planned, revision, _declaration(resource), running, tuple(writes))
+        return saved, ""
+
+    def _referenced(self, write: Write) -> JSONValue:
+        """The body of `write` with secrets as references, checked to resolve to the body."""
+        if write.referenced is None:
+            if canonical_bytes(write.body) != canonical_bytes(write.shown):
+                raise InvalidWriteError("the kind gives no form of it with secrets as references")
+            return write.body
+        if write.referenced is not write.body:
+            again = resolved(write.referenced, self._resolve)
+            if canonical_bytes(again) != canonical_bytes(write.body):
+                raise InvalidWriteError(
+                    "a secret's text in live is written differently from how a saved plan "
+                    "would write it again, so the request cannot be saved exactly"
+                )
+        return write.referenced
+
+    async def apply_plan(
+        self, tree: DesiredTree, plan: Sequence[SavedCorrection], *, tree_valid: bool = True
+    ) -> list[Correction]:
+        """Send a saved plan's requests exactly as planned, or nothing of the plan at all.
+
+        Every resource is checked before anything is sent: still declared as planned, at the
+        plan's desired revision, live read afresh with the plan's digest (and running or not as
+        it was), its policy letting `--apply` send it, each rail open and each secret
+        resolvable. One that fails refuses the whole plan, like a stale Terraform plan: it is
+        `stale` (or `blocked`, `failed`) with the reason, the others say the plan was refused.
+        Otherwise each resource's requests go out in order, audited and verified as `run`
+        sends them. Resources drifted now but not in the plan are not looked at.
+        """
+        declared = {resource.key: resource for resource in tree.resources}
+        checked: list[_Ready | Correction] = []
+        for saved in plan:
+            resource = declared.get(saved.status.key)
+            try:
+                checked.append(await self._ready(resource, saved, tree.revision))
+            except Exception as error:  # a bug or a hostile document: refused, nothing sent
+                detail = f"checking it before sending failed: {account(error)}"
+                status = saved.status
+                checked.append(
+                    Correction(status, ReconcileMode.AUTO, ReconcileResult.FAILED, detail)
+                )
+        ready = [item for item in checked if isinstance(item, _Ready)]
+        if len(ready) == len(checked):
+            checked = self._plan_rails(ready, tree_valid) or checked
+        if any(isinstance(item, Correction) for item in checked):
+            corrections = _refused(checked)
+            for correction in corrections:
+                self._observe(correction.status.key.kind, correction.result)
+            return corrections
+        corrections = []
+        for item in ready:
+            correction = await self._apply(
+                item.resource, item.status, item.revision, item.plan, item.requests
+            )
+            history = self._history.setdefault(item.resource.key, _History())
+            if correction.result is ReconcileResult.APPLIED:
+                history.failures, history.retry_at = 0, 0.0
+                attempt = (item.revision, item.status.fingerprint)
+                history.attempts = [*history.attempts, attempt][-_REMEMBERED_ATTEMPTS:]
+            elif correction.audit_id:
+                self._fail(history)
+            self._observe(item.status.key.kind, correction.result)
+            corrections.append(correction)
+        return corrections
+
+    async def _ready(
+        self, resource: DesiredResource | None, saved: SavedCorrection, revision: str
+    ) -> _Ready | Correction:
+        """A saved correction with its secrets resolved, or why it must not be sent now."""
+        status = saved.status
+
+        def stale(why: str) -> Correction:
+            detail = f"stale: {why}; nothing was sent"
+            return Correction(status, ReconcileMode.AUTO, ReconcileResult.STALE, detail)
+
+        if resource is None:
+            return stale("no longer declared in the desired state")
+        if saved.revision != revision:
+            return stale(
+                f"the desired revision moved from {saved.revision[:12]} to {revision[:12]} "
+                "since the plan"
+            )
+        if _declaration(resource) != saved.declared:
+            return stale(f"its declaration in {resource.source} changed since the plan")
+        if ReconcileMode.AUTO.at_most(resource.reconcile) is not ReconcileMode.AUTO:
+            return stale(f"its policy.reconcile is {resource.reconcile}: --apply does not send it")
+        key, scope = resource.key, resource.scope
+        driver, spec = self._drivers[key.kind], self._specs[key.kind]
+        before: DecodedDocument | None = None
+        if status.status is Status.MISSING:
+            named = [entry.id for entry in await driver.list(scope) if entry.name == key.name]
+            if named:
+                return stale(f"live changed since the plan: {key.name} exists now ({named[0]})")
+        else:
+            try:
+                live = await driver.read(scope, status.live_id)
+            except NotFoundError:
+                return stale(f"live changed since the plan: {status.live_id} no longer exists")
+            except FdiDriftError as error:
+                detail = f"read before write: {error}; nothing was sent"
+                return Correction(status, ReconcileMode.AUTO, ReconcileResult.FAILED, detail)
+            if live.digest != status.fingerprint:
+                return stale("live changed since the plan")
+            before = live.decode()
+            if spec.is_running(before.value) is not saved.running:
+                now = "stopped" if saved.running else "running"
+                return stale(f"live changed since the plan: it is {now} now")
+        try:
+            writes = [
+                Write(w.action, resolved(w.body, self._resolve), w.shown, w.covers, w.body)
+                for w in saved.writes
+            ]
+        except SecretError as error:
+            return self._blocked(
+                status, ReconcileMode.AUTO, BlockReason.SECRET_UNAVAILABLE, str(error)
+            )
+        requests = tuple(
+            PlannedRequest(driver.request_line(scope, status.live_id, w), w.shown) for w in writes
+        )
+        return _Ready(
+            resource, status, revision, _Plan(before, writes, status.fingerprint), requests
+        )
+
+    def _plan_rails(
+        self, ready: Sequence[_Ready], tree_valid: bool
+    ) -> list[_Ready | Correction] | None:
+        """The plan with each resource a closed rail blocks as its correction; None: all open."""
+        limit = self._rails.max_writes_per_cycle
+        checked: list[_Ready | Correction] = []
+        for item in ready:
+            history = self._history.setdefault(item.resource.key, _History())
+            attempt = (item.revision, item.status.fingerprint)
+            blocked = self._rail(history, attempt, tree_valid, 0)
+            if blocked is None and len(ready) > limit:
+                detail = (
+                    f"the plan holds {len(ready)} corrections, more than max_writes_per_cycle "
+                    f"({limit})"
+                )
+                blocked = BlockReason.WRITE_LIMIT, detail
+            if blocked is None:
+                checked.append(item)
+            else:
+                checked.append(self._blocked(item.status, ReconcileMode.AUTO, *blocked))
+        return checked if any(isinstance(item, Correction) for item in checked) else None
 
     async def _apply(
         self,
@@ -548,6 +781,43 @@ class Reconciler:
     ) -> Correction:
         held = replace(status, status=Status.BLOCKED, block=reason, reason=f"{reason}: {detail}")
         return Correction(held, mode, ReconcileResult.BLOCKED, held.reason)
+
+
+def _refused(checked: Sequence[_Ready | Correction]) -> list[Correction]:
+    """A plan refused whole: each reason found, and for every other resource, the refusal."""
+    first = next(item for item in checked if isinstance(item, Correction))
+    culprit = f"{first.status.key.kind} {first.status.key.name}"
+    detail = (
+        f"not sent: {culprit} is {first.result.value}, and a saved plan is applied whole or "
+        "not at all"
+    )
+    corrections: list[Correction] = []
+    for item in checked:
+        if isinstance(item, Correction):
+            corrections.append(item)
+        elif first.status.block is not None:
+            held = Reconciler._blocked(item.status, ReconcileMode.AUTO, first.status.block, detail)
+            corrections.append(held)
+        else:
+            corrections.append(
+                Correction(item.status, ReconcileMode.AUTO, ReconcileResult.STALE, detail)
+            )
+    return corrections
+
+
+def _declaration(resource: DesiredResource) -> str:
+    """A digest of what a correction of the resource follows: its document and its policy."""
+    declared = [
+        resource.document,
+        resource.reconcile,
+        resource.running,
+        resource.allow_create,
+        dict(resource.options),
+        list(resource.ignore),
+    ]
+    # Key order kept: writes follow it. The standard library writes wide integers exactly.
+    text = json.dumps(declared, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _parts(document: JSONObject, pointers: tuple[str, ...]) -> JSONObject:
