@@ -67,6 +67,10 @@ def test_validate_reports_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "bad.yaml:3: /metadata/name: required" in result.stderr
     assert "bad.yaml:3: /metadata/project_id: required" in result.stderr
+    (tmp_path / "good.yaml").write_text(
+        f"apiVersion: fdi-drift/v1\nkind: FdiTask\nmetadata:\n  name: fdi_task_pzy4m5\n"
+        f"  project_id: {PROJECT}\n  instance_id: {INSTANCE}\n"
+    )
     (tmp_path / "bad.yaml").unlink()
     assert cli("validate", str(tmp_path)).returncode == 0
 

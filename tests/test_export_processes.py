@@ -215,7 +215,7 @@ def test_parts_are_contiguous_and_as_equal_as_can_be() -> None:
 
 def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
     refused = cli("export", "-c", str(tmp_path / "none.yaml"), "--out", "x", "--jobs", "0")
-    assert refused.returncode == 2
+    assert refused.returncode == 1  # a usage error is an error, never "drift"
     assert "--jobs: expected a whole number of at least 1, got '0'" in refused.stderr
 
 

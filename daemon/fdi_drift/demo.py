@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
+import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 from fdi_drift import emulator as emulator_package
@@ -45,14 +48,28 @@ EDITED_JOB = "b84f2d6a-1c3e-4a5b-9d7f-0e2c4a6b8jb01"  # orders-sync-prod
 DEMO_TOKEN = "demo-token-for-the-local-emulator"  # noqa: S105
 
 
-async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int = 9108) -> int:
-    """Run the demo; with `serve_after`, keep daemon and emulator up until interrupted."""
-    if not desired_root.is_dir():  # noqa: ASYNC240 - once, before anything starts
-        print(
-            f"error: {desired_root}: no such directory (run from the repository root)",
-            file=sys.stderr,
-        )
+def sample_desired_state() -> Path:
+    """The sample desired state shipped in the package: what the emulator's samples declare."""
+    return Path(str(files("fdi_drift") / "samples" / "desired_state"))
+
+
+async def run_demo(
+    desired_root: Path | None = None, *, serve_after: bool = False, port: int = 9108
+) -> int:
+    """Run the demo; with `serve_after`, keep daemon and emulator up until interrupted.
+
+    `desired_root` None: ./desired_state where there is one (the repository), else the sample
+    shipped in the package, so that the demo runs from anywhere.
+    """
+    if desired_root is None:
+        local = Path("desired_state")
+        desired_root = local if local.is_dir() else sample_desired_state()  # noqa: ASYNC240
+    if not desired_root.is_dir():
+        print(f"error: {desired_root}: no such directory", file=sys.stderr)
         return 1
+    workspace = _workspace(desired_root) if serve_after else None
+    if workspace is not None:
+        desired_root = workspace / "desired_state"
     emulator = Emulator(EmulatorConfig(seed_dir=SAMPLES, tokens=frozenset({DEMO_TOKEN})))
     stop_emulator = asyncio.Event()
     emulator_task: asyncio.Task[None] | None = None
@@ -78,6 +95,8 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
         schedule=Schedule(interval_seconds=10.0, jitter_seconds=0.0),
         listen=Listen("127.0.0.1", port),
         rails=Rails(mode=ReconcileMode.DRY_RUN),
+        history_db=None if workspace is None else workspace / "history.db",
+        audit_log=Path("fdi-drift-audit.jsonl") if workspace is None else workspace / "audit.jsonl",
     )
     runtime = Runtime(settings, transport=transport)
     try:
@@ -105,8 +124,13 @@ async def run_demo(desired_root: Path, *, serve_after: bool = False, port: int =
             )
             return 0
 
+        assert workspace is not None
+        config = _write_config(workspace, base_url)
+
         def announce(url: str) -> None:
             print(f"\nDaemon metrics: {url}/metrics  status page: {url}/  emulator: {base_url}")
+            print(f"A configuration for trying every command against it: {config}")
+            print(f"  for example: fdi-drift check -c {config}")
             print("Fix the task through the emulator's PUT and watch the next cycle. Ctrl-C stops.")
             sys.stdout.flush()
 
@@ -169,3 +193,33 @@ async def _edit_common_task(fdi: FdiClient) -> None:
         f"Someone edited {EDITED_TASK} through the FDI API: a new description, and pageSize"
         " 10 -> 500 inside the bodyRaw JSON string of its task_detail."
     )
+
+
+def _workspace(desired_root: Path) -> Path:
+    """A folder of its own for `demo --serve`: a copy of the desired state (commands may edit
+    it), the history, the audit log and a configuration."""
+    workspace = Path(tempfile.mkdtemp(prefix="fdi-drift-demo-"))
+    shutil.copytree(desired_root, workspace / "desired_state")
+    return workspace
+
+
+def _write_config(workspace: Path, base_url: str) -> Path:
+    """A configuration that points every command at the running emulator and the workspace."""
+    token = workspace / "token"
+    token.write_text(DEMO_TOKEN + "\n", encoding="utf-8")
+    token.chmod(0o600)
+    urls = "".join(f"  {name}: {base_url}\n" for name in ("fdi", "drs", "iam", "cts"))
+    config = workspace / "config.yaml"
+    config.write_text(
+        "# Written by `fdi-drift demo --serve`: every command can be tried with -c this file.\n"
+        "desired_state: desired_state\n"
+        f"endpoints:\n{urls}"
+        "auth: {token_file: token}\n"
+        "rate_limit_per_second: 100\n"
+        "history_db: history.db\n"
+        "audit_log: audit.jsonl\n"
+        "# `fdi-drift run -c` this file would need a port of its own beside the demo's daemon.\n"
+        "listen: 127.0.0.1:9118\n",
+        encoding="utf-8",
+    )
+    return config

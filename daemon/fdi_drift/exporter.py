@@ -46,6 +46,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 # The drivers of API clients whose request rate is `share` of the configured rate.
 OpenDrivers = Callable[[float], AbstractAsyncContextManager[Mapping[Kind, KindDriver]]]
+# Which listed resources to export; how many files are made, of how many.
+Only = Callable[[Kind, Scope, LiveEntry], bool]
+Progress = Callable[[int, int], None]
 
 
 class PlaceholderReason(StrEnum):
@@ -111,8 +114,13 @@ def export_in_processes(
     force: bool = False,
     jobs: int = 1,
     concurrency: int = 8,
+    only: Only | None = None,
+    progress: Progress | None = None,
 ) -> list[ExportedFile]:
     """`export_resources`, the reading and the making of files shared by up to `jobs` processes.
+
+    `only` keeps the listed resources it is true of; `progress(done, total)` hears of each file
+    made in this process.
 
     Making a file costs several times the CPU of reading its resource, so one process keeps one
     core busy and no more. The resources are listed here; then each of the forked processes (no
@@ -125,12 +133,14 @@ def export_in_processes(
 
     async def listed() -> tuple[list[Listing], list[ExportedFile] | None]:
         async with open_drivers(1.0) as drivers:
-            listings = await list_live(drivers, specs, targets)
+            listings = await list_live(drivers, specs, targets, only)
             _refuse_existing(listings, out, force)
             if _parts(listings, jobs) > 1:
                 return listings, None
             with _Staging(out) as staging:  # one part: made here, on these clients
-                made = await make_files(drivers, specs, listings, out, staging.folder, concurrency)
+                made = await make_files(
+                    drivers, specs, listings, out, staging.folder, concurrency, progress
+                )
                 return listings, staging.commit(made)
 
     listings, written = asyncio.run(listed())
@@ -155,12 +165,15 @@ async def list_live(
     drivers: Mapping[Kind, KindDriver],
     specs: Mapping[Kind, KindSpec],
     targets: Iterable[tuple[Kind, Scope]],
+    only: Only | None = None,
 ) -> list[Listing]:
-    """Every live resource of the targets, by kind and scope."""
-    return [
-        Listing(kind, scope, tuple(await drivers[kind].list(scope)))
-        for kind, scope in await _each_scope(drivers, specs, targets)
-    ]
+    """Every live resource of the targets (that `only` is true of), by kind and scope."""
+    listings = []
+    for kind, scope in await _each_scope(drivers, specs, targets):
+        entries = await drivers[kind].list(scope)
+        kept = entries if only is None else [e for e in entries if only(kind, scope, e)]
+        listings.append(Listing(kind, scope, tuple(kept)))
+    return listings
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,7 @@ async def make_files(
     out: Path,
     folder: Path,
     concurrency: int,
+    progress: Progress | None = None,
 ) -> list[_Made]:
     """Read each listed resource and write its file into `folder`, named by a count.
 
@@ -187,6 +201,8 @@ async def make_files(
     semaphore = asyncio.Semaphore(concurrency)
     counter = itertools.count()
     made: list[_Made] = []
+    listings = list(listings)
+    total = sum(len(listing.entries) for listing in listings)
     for listing in listings:
         kind, scope = listing.kind, listing.scope
         default_ignore = compile_ignore(specs[kind].default_ignore)
@@ -200,8 +216,11 @@ async def make_files(
             async with semaphore:
                 document = (await drivers[kind].read(scope, entry.id)).decode().value
             file, text = _exported(kind, scope, entry, document, specs, default_ignore, out)
-            staged = folder / f"{next(counter)}.yaml"
+            number = next(counter)
+            staged = folder / f"{number}.yaml"
             staged.write_text(text, encoding="utf-8")
+            if progress is not None:
+                progress(number + 1, total)
             return _Made(file, staged)
 
         made.extend(await asyncio.gather(*(one(entry) for entry in listing.entries)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from fdi_drift.drift.model import (
     ChangeOp,
@@ -69,12 +69,20 @@ def _status_json(status: ResourceStatus) -> JSONObject:
     }
 
 
-def render_text(report: CycleReport, *, show_in_sync: bool = False) -> str:
+# How a status word is shown: as it is, or coloured for a terminal (commands/terminal.py).
+Paint = Callable[[str, Status], str]
+
+
+def _plain(text: str, status: Status) -> str:
+    return text
+
+
+def render_text(report: CycleReport, *, show_in_sync: bool = False, paint: Paint = _plain) -> str:
     """A plan-like text report: one block per resource that needs attention, then a summary."""
-    return "\n".join(_text_lines(report, show_in_sync)) + "\n"
+    return "\n".join(_text_lines(report, show_in_sync, paint)) + "\n"
 
 
-def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
+def _text_lines(report: CycleReport, show_in_sync: bool, paint: Paint) -> Iterator[str]:
     yield f"desired state revision {report.revision}"
     yield "(~ differs, + absent live, - not declared; values read live -> desired)"
     shown = 0
@@ -87,12 +95,14 @@ def _text_lines(report: CycleReport, show_in_sync: bool) -> Iterator[str]:
                 continue
             shown += 1
             yield ""
-            yield from _resource_lines(status, with_target)
+            yield from _resource_lines(status, with_target, paint)
     if shown == 0:
         yield ""
         yield "No drift: every declared resource matches its desired state."
     yield ""
-    counts = ", ".join(f"{report.count(s)} {s.value.replace('_', ' ')}" for s in ATTENTION_ORDER)
+    counts = ", ".join(
+        f"{report.count(s)} {paint(s.value.replace('_', ' '), s)}" for s in ATTENTION_ORDER
+    )
     yield f"Summary: {counts}."
     if not report.complete:
         yield "Some lists did not finish: resources in those scopes are unknown, not missing."
@@ -113,11 +123,11 @@ def where(status: ResourceStatus, with_target: bool) -> str:
     return place
 
 
-def _resource_lines(status: ResourceStatus, with_target: bool) -> Iterator[str]:
+def _resource_lines(status: ResourceStatus, with_target: bool, paint: Paint) -> Iterator[str]:
     key = status.key
     ident = f" (id {status.live_id or key.id})" if status.live_id or key.id else ""
     headline = f"{key.kind} {key.name}{ident} in {where(status, with_target)}"
-    detail = status.status.value.replace("_", " ")
+    detail = paint(status.status.value.replace("_", " "), status.status)
     if status.changes:
         noun = "field" if len(status.changes) == 1 else "fields"
         detail += f", {len(status.changes)} {noun}"
