@@ -57,11 +57,24 @@ def test_demo_serve_keeps_the_daemon_up() -> None:
                 break
         url = f"http://127.0.0.1:{port}"
         assert f"{url}/metrics" in line
+        offered = process.stdout.readline()
+        assert offered.startswith("A configuration for trying every command against it: ")
+        config = Path(offered.rsplit(" ", 1)[1].strip())
         wait_for(
             "drift in metrics",
             lambda: samples(url, "fdi_drift_resource_drifted").get(NODES_TASK) == 1.0,
         )
         assert httpx.get(f"{url}/readyz").status_code == 200
+        # The commands of the README work against the demo with that file, from anywhere.
+        checked = subprocess.run(
+            [sys.executable, "-m", "fdi_drift.cli", "check", "-c", str(config)],
+            cwd=config.parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
+        assert checked.returncode == 2, checked.stderr  # the demo's edits are drift
+        assert "FdiTask nodes-api-to-oracle" in checked.stdout
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=DEADLINE) == 0
     finally:
