@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -241,3 +242,11 @@ def test_the_packaged_demo_runs_outside_the_repository(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "FdiTask nodes-api-to-oracle" in demo.stdout and "Plan: 3 to update." in demo.stdout
     assert not (elsewhere / "desired_state").exists()
+
+
+def test_the_python_running_the_tests_is_a_declared_one() -> None:
+    """The package declares the Python versions its tests run on (classifiers)."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["classifiers"]
+    running = f"Programming Language :: Python :: {sys.version_info[0]}.{sys.version_info[1]}"
+    assert running in declared
+    assert (ROOT / "LICENSE").read_text().startswith("Apache License")
