@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium.common import NoAlertPresentException
+from selenium.common import NoAlertPresentException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -37,11 +36,20 @@ NAVIGATION_SECONDS = 10.0
 
 
 def follow(browser: Any, element: Any) -> None:
-    """Click something that loads a page, and wait until the new one is there."""
-    page = browser.find_element(By.TAG_NAME, "html")
+    """Click something that loads a page, and wait until the new one is there.
+
+    A new page has a new window object, so a mark left on the old one is gone; asking that of
+    the window, not of an element of the old page, avoids chromedriver's answers about nodes
+    of a document it has just dropped (an "inspector error" rather than a stale element).
+    """
+    browser.execute_script("window.__leaving = true")
     element.click()
-    WebDriverWait(browser, NAVIGATION_SECONDS, poll_frequency=0.02).until(
-        conditions.staleness_of(page)
+    WebDriverWait(
+        browser, NAVIGATION_SECONDS, poll_frequency=0.02, ignored_exceptions=(WebDriverException,)
+    ).until(
+        lambda driver: driver.execute_script(
+            "return window.__leaving === undefined && document.readyState === 'complete'"
+        )
     )
 
 
