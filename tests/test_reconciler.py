@@ -167,6 +167,28 @@ async def test_a_resource_can_only_be_more_restrictive(
     assert writes(emulator) == sent
 
 
+async def test_a_planned_correction_carries_what_a_plan_file_saves(
+    make_runtime: RuntimeFactory, desired_dir: Path, api: httpx.AsyncClient
+) -> None:
+    """Its requests, revision and live digest; with a dry-run policy, why it is not saved."""
+    runtime = await prepared(make_runtime, desired_dir, api)
+    statuses, (correction,) = await run(runtime, mode=ReconcileMode.DRY_RUN)
+    saved = correction.saved
+    assert saved is not None and correction.unsaved == ""
+    assert runtime.tree is not None and saved.revision == runtime.tree.revision
+    assert saved.status.fingerprint == statuses[API_TASK].fingerprint != ""
+    assert [(w.line, w.body) for w in saved.writes] == [
+        (r.line, r.body) for r in correction.requests
+    ]
+    assert saved.running is False
+    path = desired_dir / PROJECT / INSTANCE / "fdi_task_v2mysql-tomysql.yaml"
+    path.write_text(path.read_text() + "policy:\n  reconcile: dry-run\n")
+    await runtime.reload()
+    _, (held,) = await run(runtime, mode=ReconcileMode.DRY_RUN)
+    assert held.result is ReconcileResult.PLANNED and held.saved is None
+    assert held.unsaved == "its policy.reconcile is dry-run: --apply does not send it"
+
+
 @pytest.mark.parametrize(
     ("rails", "reason"),
     [
