@@ -25,7 +25,14 @@ from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import ApiClient
 from fdi_drift.desired_cache import Verdicts
 from fdi_drift.desired_state import DEFAULT_MAX_FILE_BYTES, DesiredStateLoader, DesiredTree
-from fdi_drift.drift.model import CycleReport, Kind, ReconcileMode, ReconcileResult, ResourceKey
+from fdi_drift.drift.model import (
+    CycleReport,
+    Kind,
+    ReconcileMode,
+    ReconcileResult,
+    ResourceKey,
+    ResourceStatus,
+)
 from fdi_drift.engine import Engine
 from fdi_drift.errors import DesiredStateError, account
 from fdi_drift.history import DRIFT_SPELLS, History, Recorded, Resolution
@@ -218,11 +225,15 @@ class Runtime:
         return None if outcome is None else outcome[0]
 
     async def cycle(
-        self, *, mode: ReconcileMode | None = None
+        self,
+        *,
+        mode: ReconcileMode | None = None,
+        only: Callable[[ResourceStatus], bool] | None = None,
     ) -> tuple[CycleReport, list[Correction]] | None:
         """One check, then reconciling what the modes allow (the daemon's scheduled job).
 
-        `mode` stands in for the configured `reconcile.mode` for this one cycle.
+        `mode` stands in for the configured `reconcile.mode` for this one cycle; with `only`,
+        only the resources it is true of are reconciled (`reconcile --target`).
         """
         # One tree for the whole cycle: a reload meanwhile must not pair this cycle's diffs
         # with another revision's documents.
@@ -248,9 +259,13 @@ class Runtime:
                 self._checking = None
             valid = self.state.health is not None and self.state.health.valid
             recorded = await self._record(tree, report)  # what the check saw, before any fix
-            reconciled, corrections = await self.reconciler.run(
-                tree, report, tree_valid=valid, mode=mode
+            targeted = report
+            if only is not None:
+                targeted = replace(report, statuses=tuple(s for s in report.statuses if only(s)))
+            fixed, corrections = await self.reconciler.run(
+                tree, targeted, tree_valid=valid, mode=mode
             )
+            reconciled = fixed if only is None else _merged(report, fixed)
             applied = [c.status.key for c in corrections if c.result is ReconcileResult.APPLIED]
             if applied:  # fixed in this cycle: those episodes close as reconciled now
                 recorded = await self._record(tree, reconciled, applied)
@@ -478,6 +493,12 @@ def _guarded(job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Aw
             log.exception(f"{what} failed")
 
     return run
+
+
+def _merged(report: CycleReport, fixed: CycleReport) -> CycleReport:
+    """The report with the statuses reconciling changed (of the targeted resources) put in."""
+    after = {status.key: status for status in fixed.statuses}
+    return replace(report, statuses=tuple(after.get(s.key, s) for s in report.statuses))
 
 
 # How long a cycle spends, at most, looking up who changed resources after it is published.

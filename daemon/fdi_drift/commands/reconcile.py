@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fdi_drift.commands import common
-from fdi_drift.drift.model import CycleReport, Placement, ReconcileMode, Status
+from fdi_drift.drift.model import CycleReport, Placement, ReconcileMode, ResourceStatus, Status
 from fdi_drift.drift.report import report_to_json
 from fdi_drift.plan import (
     plan_exit_code,
@@ -30,6 +30,7 @@ from fdi_drift.plan import (
 )
 from fdi_drift.plan_file import check_plan, plan_of, read_plan, write_plan
 from fdi_drift.reconciler import Correction
+from fdi_drift.selectors import Selector
 from fdi_drift.service import Runtime, package_version
 
 
@@ -86,6 +87,15 @@ def add(commands: common.SubParsers) -> None:
         "--yes", action="store_true", help="with --apply: do not ask before sending"
     )
     parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        type=common.selector,
+        metavar="SELECTOR",
+        help="correct only these resources (NAME, ID, KIND/NAME or PROJECT/INSTANCE/NAME, "
+        "globs allowed); repeatable; not with --plan, whose resources are fixed",
+    )
+    parser.add_argument(
         "--output", choices=("text", "json"), default="text", help="the plan as text or JSON"
     )
     parser.add_argument(
@@ -109,6 +119,8 @@ def _misuse(args: argparse.Namespace) -> str:
         return "--plan is sent with --apply: fdi-drift reconcile --apply --plan PLAN"
     if args.yes and not args.apply:
         return "--yes answers the question --apply asks: only with --apply"
+    if args.target and args.plan is not None:
+        return "--target chooses what to plan: a saved --plan holds its resources already"
     return ""
 
 
@@ -146,7 +158,10 @@ async def _reconcile(args: argparse.Namespace, terminal: Terminal) -> int:
         # By hand, the command is the authorisation: it plans as `dry-run` and applies as
         # `auto`, while each resource's own policy and every rail still hold.
         sending = args.apply and not asking
-        outcome = await runtime.cycle(mode=ReconcileMode.AUTO if sending else ReconcileMode.DRY_RUN)
+        outcome = await runtime.cycle(
+            mode=ReconcileMode.AUTO if sending else ReconcileMode.DRY_RUN,
+            only=_targeted(args.target),
+        )
         assert outcome is not None  # reload(strict=True) left a tree in force
         report, corrections = outcome
         unknown = any(s.status is Status.UNKNOWN for s in report.statuses)
@@ -233,3 +248,16 @@ def _show(
         common.out(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
         common.out(render_plan(corrections, applying=applying, full=args.full, hints=hints))
+
+
+def _targeted(selectors: list[Selector]) -> Callable[[ResourceStatus], bool] | None:
+    """Whether `--target` selects a resource; None when every resource is a target."""
+    if not selectors:
+        return None
+
+    def targeted(status: ResourceStatus) -> bool:
+        key = status.key
+        identity = (str(key.kind), key.project_id, key.instance_id, key.name)
+        return common.selected(selectors, *identity, status.live_id or key.id)
+
+    return targeted
