@@ -1,11 +1,13 @@
 """Saved plans: `reconcile --out PLAN` written, then sent exactly by `--apply --plan PLAN`, or not.
 
 A saved plan is applied whole or not at all: every resource is checked (declared as planned, at
-the plan's revision, live with the plan's digest, rails open) before anything is sent.
+the plan's revision, live with the plan's digest, rails open) before anything is sent. The file
+holds no secret value: declared ones as `{secretRef}`, live's own as `{liveRef}` pointers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -30,7 +32,7 @@ from fdi_drift.drift.model import (
 )
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
 from fdi_drift.emulator.store import TaskStatus
-from fdi_drift.errors import ConfigError, DocumentError
+from fdi_drift.errors import ConfigError, DocumentError, InvalidWriteError
 from fdi_drift.exporter import export_resources
 from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
@@ -39,7 +41,7 @@ from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.plan_file import SavedPlan, check_plan, plan_of, read_plan, write_plan
 from fdi_drift.reconciler import Correction
-from fdi_drift.secrets import resolved
+from fdi_drift.secrets import resolved, with_live_references
 from fdi_drift.service import Runtime
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, TOKEN, put_task, settings_for
 
@@ -438,6 +440,160 @@ async def test_a_saved_create_is_stale_once_something_of_that_name_exists(
     await runtime.aclose()
 
 
+# --- live values under secret-looking keys -----------------------------------------------------
+
+LIVE_PASSWORD = "LIVE-PASSWORD-3e8a"  # a data source's password live returns unmasked
+LIVE_TOKEN = 'LIVE "TOKEN" \\ 61f0'  # inside bodyRaw, JSON text inside task_detail
+SOURCE = "/task_detail/sourceSelectedDatasource"
+
+
+def with_live_secrets(document: dict[str, Any]) -> None:
+    """Undeclared values the plan sends back as live has them: two secrets and a masked one."""
+    source = document["task_detail"]["sourceSelectedDatasource"]
+    source["password"] = LIVE_PASSWORD
+    source["bodyRaw"] = json.dumps({"pageNum": "1", "pageSize": "10", "accessToken": LIVE_TOKEN})
+    source["connectString"] = "******"
+
+
+def clear_forms(value: str) -> list[bytes]:
+    """`value` as it could appear in a file: itself, and in JSON text up to three levels deep."""
+    forms = [value]
+    for _ in range(3):
+        forms.append(json.dumps(forms[-1])[1:-1])
+    return [form.encode() for form in forms]
+
+
+async def test_a_live_secret_is_saved_as_a_live_reference_and_sent_exactly(
+    make_runtime: RuntimeFactory,
+    desired_dir: Path,
+    api: httpx.AsyncClient,
+    emulator: Emulator,
+    tmp_path: Path,
+) -> None:
+    """Live's own password, token and masked value are {liveRef}s in the file; applying the plan
+    sends the very bytes `--apply` sends for the same live state without a plan."""
+    runtime = await drifted_runtime(make_runtime, desired_dir, api)
+    await put_task(api, API_TASK, with_live_secrets)
+    before = (await api.get(f"/tasks/{API_TASK}")).json()
+    plan, _ = await saved(runtime, tmp_path / "plan.json")
+    data = (tmp_path / "plan.json").read_bytes()
+    for value in (LIVE_PASSWORD, LIVE_TOKEN):
+        assert not any(form in data for form in clear_forms(value))
+    (write,) = [w for s in plan.corrections if s.status.live_id == API_TASK for w in s.writes]
+    assert "******" not in json.dumps(write.body)  # shown as the audit log shows it, masked
+    body = decode(write.body, what="body").value
+    assert isinstance(body, dict)
+    source = body["task_detail"]["sourceSelectedDatasource"]
+    assert source["password"] == {"liveRef": f"{SOURCE}/password"}
+    assert source["bodyRaw"]["accessToken"] == {"liveRef": f"{SOURCE}/bodyRaw/accessToken"}
+    assert source["connectString"] == {"liveRef": f"{SOURCE}/connectString"}
+    emulator.requests.clear()
+    results = await apply(runtime, plan)
+    assert {c.result for c in results.values()} == {ReconcileResult.APPLIED}
+    from_plan = put_bytes(emulator)
+    assert LIVE_PASSWORD.encode() in from_plan
+
+    # The same correction, over the same live state, by a runtime that plans and sends it.
+    restored = {
+        "task": {k: before["task"][k] for k in UPDATE_FIELDS if k in before["task"]},
+        "task_detail": before["task_detail"],
+    }
+    restored["task"]["task_type"] = restored["task"]["task_type"].upper()
+    assert (await api.put(f"/tasks/{API_TASK}", json=restored)).status_code == 200
+    direct = make_runtime(audit_log=tmp_path / "direct-audit.jsonl")
+    assert await direct.reload() is not None
+    emulator.requests.clear()
+    outcome = await direct.cycle(mode=ReconcileMode.AUTO)
+    assert outcome is not None
+    assert [c.result for c in outcome[1]] == [ReconcileResult.APPLIED]
+    assert put_bytes(emulator) == from_plan
+    await direct.aclose()
+
+
+UPDATE_FIELDS = (
+    "task_name",
+    "task_type",
+    "source_datasource_id",
+    "target_datasource_id",
+    "description",
+    "task_tag",
+)
+
+
+def put_bytes(emulator: Emulator) -> bytes:
+    """The body of the one PUT of the API task the emulator received, byte for byte."""
+    (body,) = [r.body for r in emulator.requests if r.method == "PUT" and r.path.endswith(API_TASK)]
+    return body
+
+
+async def test_a_live_reference_to_nothing_refuses_the_whole_plan(
+    make_runtime: RuntimeFactory,
+    desired_dir: Path,
+    api: httpx.AsyncClient,
+    emulator: Emulator,
+    tmp_path: Path,
+) -> None:
+    """A plan edited (checksum and all) to point at a place live lacks is stale; nothing sent."""
+    runtime = await drifted_runtime(make_runtime, desired_dir, api)
+    await put_task(api, API_TASK, with_live_secrets)
+    path = tmp_path / "plan.json"
+    await saved(runtime, path)
+
+    def elsewhere(document: dict[str, Any]) -> None:
+        (request,) = [
+            r
+            for resource in document["resources"]
+            if resource["live_id"] == API_TASK
+            for r in resource["requests"]
+        ]
+        detail = request["body"]["task_detail"]
+        request["body"]["task_detail"] = detail.replace(f"{SOURCE}/password", f"{SOURCE}/gone")
+        assert request["body"]["task_detail"] != detail
+        rechecked(document)
+
+    edited(path, elsewhere)
+    plan = read_plan(path)
+    emulator.requests.clear()
+    results = await apply(runtime, plan)
+    assert {c.result for c in results.values()} == {ReconcileResult.STALE}
+    assert f"live holds nothing at {SOURCE}/gone" in results[API_TASK].detail
+    assert "a saved plan is applied whole" in results[MYSQL_TASK].detail
+    assert sent(emulator) == [] and intents(runtime) == []
+
+
+def rechecked(document: dict[str, Any]) -> None:
+    """`document` with its checksum made again, as someone editing a plan by hand could."""
+    rest = {key: value for key, value in document.items() if key != "checksum"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    document["checksum"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_live_reference_points_where_the_value_is_in_live() -> None:
+    """A body laid out otherwise than live (a composite init's ext_info) refers to the place
+    whose path ends like the body's; a value live does not hold cannot be saved."""
+    live: Any = {
+        "task": {"creator_token": "t-1"},
+        "task_detail": {"other": {"password": "p-1"}, "ext_info": {"db": {"password": "p-1"}}},
+    }
+    body: Any = {"ext_info": {"db": {"password": "p-1", "user": "u"}}, "auto_mapping": False}
+    saved_body = with_live_references(body, live)
+    assert saved_body == {
+        "ext_info": {
+            "db": {"password": {"liveRef": "/task_detail/ext_info/db/password"}, "user": "u"}
+        },
+        "auto_mapping": False,
+    }
+    assert resolved(saved_body, lambda ref: "", live) == body
+    assert with_live_references({"description": "d", "token": None}, live) == {
+        "description": "d",
+        "token": None,
+    }
+    with pytest.raises(InvalidWriteError, match=r"^/ext_info/token: live does not hold"):
+        with_live_references({"ext_info": {"token": "not-in-live"}}, live)
+    with pytest.raises(InvalidWriteError, match=r"^/password: there is no live document"):
+        with_live_references({"password": "p-1"}, None)
+
+
 # --- the file ---------------------------------------------------------------------------------
 
 
@@ -465,7 +621,8 @@ def first_request(document: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update(format=2), "format: 2 is not a plan format"),
+        (lambda d: d.update(format=3), "format: 3 is not a plan format this fdi-drift reads (2)"),
+        (lambda d: d.update(format=1), "format: 1 is the format of an earlier fdi-drift"),
         (lambda d: d.pop("format"), "format: missing"),
         (
             lambda d: d["resources"][0].pop("live_digest"),
@@ -482,6 +639,14 @@ def first_request(document: dict[str, Any]) -> dict[str, Any]:
         (
             lambda d: first_request(d)["body"].update(password={"secretRef": "../etc"}),
             "resources[0].requests[0].body: /password/secretRef: must be NAME/KEY",
+        ),
+        (
+            lambda d: first_request(d)["body"].update(token={"liveRef": "task/token"}),
+            "resources[0].requests[0].body: /token/liveRef: must be a JSON pointer",
+        ),
+        (
+            lambda d: first_request(d)["body"].update(token={"liveRef": "/t", "and": 1}),
+            "resources[0].requests[0].body: /token: a liveRef mapping holds nothing else",
         ),
         (
             lambda d: d["resources"][0].update(running="no"),

@@ -2,7 +2,7 @@
 
 One JSON document:
 
-    {"format": 1, "fdi_drift_version": "1.4.0", "created_at": "2026-11-30T09:00:00Z",
+    {"format": 2, "fdi_drift_version": "1.4.0", "created_at": "2026-11-30T09:00:00Z",
      "targets": [{"region": "cn-north-4", "account": "prod"}],
      "resources": [{
         "resource": {"kind", "project_id", "instance_id", "name", "id"},  # as declared
@@ -11,14 +11,21 @@ One JSON document:
         "live_digest": of the read planned over ("" for a create), "running": bool,
         "changes": [{"pointer", "op", "live", "desired"}],  # redacted, as every report shows
         "requests": [{"action", "request": "PUT /v2/...", "covers": [...],
-                      "body": the exact body, each secret as {"secretRef": "NAME/KEY"},
-                      "shown": the body as plans and the audit log show it}]}],
+                      "body": the exact body, holding no secret value (below),
+                      "shown": the body as plans and the audit log show it, redacted}]}],
      "checksum": "sha256:..."}
 
-A body holds the values the request sends back unchanged as live has them (undeclared fields
-included), so the file is written mode 0600, whole or not at all (a temporary file beside it,
-fsynced, renamed over it). `checksum` covers everything else: a plan changed by hand is refused.
-Reading checks every field; any problem is a DocumentError naming the file and the field.
+The file holds no secret value, declared or live, so that it can be reviewed and passed on. In a
+body, inside JSON text too, a secret the desired state declares is its {"secretRef": "NAME/KEY"};
+a value sent back unchanged as live has it, where it sits under a secret-looking key or is
+masked, is a {"liveRef": POINTER}, an RFC 6901 pointer into the live document as read and decoded
+(secrets.py). The plan is applied only over a fresh read with the digest planned over, so each
+pointer names the very value planned; one that names nothing refuses the plan as stale. Other
+values the request sends back as live has them are in the file as they are: it is written mode
+0600, whole or not at all (a temporary file beside it, fsynced, renamed over it). `checksum`
+covers everything else: a plan changed by hand is refused. Reading checks every field; any
+problem is a DocumentError naming the file and the field. Format 1, which held live's values
+under secret-looking keys in clear, is refused: its plan is made again.
 """
 
 from __future__ import annotations
@@ -52,11 +59,12 @@ from fdi_drift.drift.secret_ref import reference_problems
 from fdi_drift.errors import ConfigError, DocumentError
 from fdi_drift.file_kind import kind_of
 from fdi_drift.reconciler import Correction, SavedCorrection, SavedWrite
+from fdi_drift.secrets import live_reference_problems
 from fdi_drift.times import rfc3339
 
 T = TypeVar("T")
 
-FORMAT = 1
+FORMAT = 2
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 _CHECKSUM = "sha256:"
 _STATUSES = (Status.DRIFTED, Status.MISSING)
@@ -117,6 +125,12 @@ def read_plan(path: Path) -> SavedPlan:
         raise DocumentError(f"{path}: {problem}")
     root = _Fields(path, "", document)
     found = root.get("format", int)
+    if found == 1:
+        raise root.error(
+            "format",
+            "1 is the format of an earlier fdi-drift, which held live's values under "
+            "secret-looking keys in clear: make the plan again, and delete this file",
+        )
     if found != FORMAT:
         raise root.error("format", f"{found} is not a plan format this fdi-drift reads ({FORMAT})")
     created_at = root.get("created_at", str)
@@ -325,7 +339,8 @@ class _Fields:
             decoded = decode(value, what="the body").value  # references inside JSON text too
         except DocumentError as error:
             raise self.error(name, str(error)) from None
-        for pointer, message in reference_problems(decoded, ""):
+        problems = [*reference_problems(decoded, ""), *live_reference_problems(decoded, "")]
+        for pointer, message in problems:
             raise self.error(name, f"{pointer}: {message}")
         return value
 

@@ -15,11 +15,13 @@ restrictive by the resource's policy, never less), in this order:
 4. dry-run logs the exact requests; auto writes the intent to the audit log, sends, reads back,
    compares, and completes the audit record.
 
-A dry-run correction also carries its `SavedCorrection`: the requests with secrets as references,
-the desired revision and the live digest they were planned from, for a plan file (plan_file.py).
-`apply_plan` sends such a plan exactly, or nothing of it: every resource is checked first (still
-declared, at the plan's revision, live read with the plan's digest, every rail open, every
-secret resolvable), and one that is not refuses the whole plan before anything is sent.
+A dry-run correction also carries its `SavedCorrection`: the requests holding no secret value
+(declared secrets as `{secretRef}`s, live's own values under secret-looking keys or masked as
+`{liveRef}`s into the live read, secrets.py), the desired revision and the live digest they were
+planned from, for a plan file (plan_file.py). `apply_plan` sends such a plan exactly, or nothing
+of it: every resource is checked first (still declared, at the plan's revision, live read with
+the plan's digest, every rail open, every reference resolvable), and one that is not refuses the
+whole plan before anything is sent.
 
 No intent, no write: when the audit log cannot take the intent the resource is `blocked`
 (`audit_unavailable`) and nothing is sent; detection goes on. An outcome the log cannot take is
@@ -45,7 +47,7 @@ from fdi_drift.audit import AuditLog
 from fdi_drift.cloud.client import Answer, recording_answers
 from fdi_drift.desired_state import DesiredResource, DesiredTree
 from fdi_drift.drift.differ import match, prepare_desired
-from fdi_drift.drift.document import DecodedDocument, canonical_bytes, encode
+from fdi_drift.drift.document import DecodedDocument, canonical_bytes, decode, encode
 from fdi_drift.drift.model import (
     BlockReason,
     CycleReport,
@@ -74,7 +76,7 @@ from fdi_drift.errors import (
     account,
 )
 from fdi_drift.kinds.contract import KindDriver, KindSpec, Write
-from fdi_drift.secrets import resolved
+from fdi_drift.secrets import resolved, unresolved, with_live_references
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,11 @@ class PlannedRequest:
 
 @dataclass(frozen=True, slots=True)
 class SavedWrite:
-    """One request of a saved plan: `body` holds each secret as `{secretRef: NAME/KEY}`."""
+    """One request of a saved plan, holding no secret value (secrets.py).
+
+    `body` holds each declared secret as `{secretRef: NAME/KEY}` and each value sent back as live
+    has it, where that is under a secret-looking key or masked, as `{liveRef: POINTER}`.
+    """
 
     action: str
     line: str
@@ -380,39 +386,45 @@ class Reconciler:
     ) -> tuple[SavedCorrection | None, str]:
         """A planned correction as a plan file keeps it, or why it cannot be kept.
 
-        Each body is saved with its secrets as references, and only once resolving them again
-        gives back the very body planned: a secret whose literal text in live differs from how
-        it would be written again (an escape written another way) cannot be saved.
+        Each body is saved with its secrets as references, and live's own values under
+        secret-looking keys or masked as references into the read planned over, and only once
+        resolving them again gives back the very body planned: a value whose literal text in live
+        differs from how it would be written again (an escape written another way) cannot be
+        saved. What is shown is saved with every value under a secret-looking key hidden.
         """
         if ReconcileMode.AUTO.at_most(resource.reconcile) is not ReconcileMode.AUTO:
             return None, f"its policy.reconcile is {resource.reconcile}: --apply does not send it"
+        live = None if plan.before is None else plan.before.value
         writes: list[SavedWrite] = []
         for write, request in zip(plan.writes, requests, strict=True):
             try:
-                body = self._referenced(write)
+                body = self._referenced(write, live)
+                shown = _hidden(write.shown)
             except FdiDriftError as error:
                 return None, f"{write.action}: {error}"
-            writes.append(SavedWrite(write.action, request.line, body, write.shown, write.covers))
+            writes.append(SavedWrite(write.action, request.line, body, shown, write.covers))
         spec = self._specs[resource.key.kind]
         running = plan.before is not None and spec.is_running(plan.before.value)
         planned = replace(status, fingerprint=plan.digest)
         saved = SavedCorrection(planned, revision, _declaration(resource), running, tuple(writes))
         return saved, ""
 
-    def _referenced(self, write: Write) -> JSONValue:
-        """The body of `write` with secrets as references, checked to resolve to the body."""
-        if write.referenced is None:
+    def _referenced(self, write: Write, live: JSONValue | None) -> JSONValue:
+        """The body of `write` as a plan file holds it, checked to resolve to the body."""
+        referenced = write.referenced
+        if referenced is None:
             if canonical_bytes(write.body) != canonical_bytes(write.shown):
                 raise InvalidWriteError("the kind gives no form of it with secrets as references")
-            return write.body
-        if write.referenced is not write.body:
-            again = resolved(write.referenced, self._resolve)
+            referenced = write.body
+        saved = with_live_references(referenced, live)
+        if saved is not write.body:
+            again = resolved(saved, self._resolve, live)
             if canonical_bytes(again) != canonical_bytes(write.body):
                 raise InvalidWriteError(
                     "a secret's text in live is written differently from how a saved plan "
                     "would write it again, so the request cannot be saved exactly"
                 )
-        return write.referenced
+        return saved
 
     async def apply_plan(
         self, tree: DesiredTree, plan: Sequence[SavedCorrection], *, tree_valid: bool = True
@@ -421,11 +433,12 @@ class Reconciler:
 
         Every resource is checked before anything is sent: still declared as planned, at the
         plan's desired revision, live read afresh with the plan's digest (and running or not as
-        it was), its policy letting `--apply` send it, each rail open and each secret
-        resolvable. One that fails refuses the whole plan, like a stale Terraform plan: it is
-        `stale` (or `blocked`, `failed`) with the reason, the others say the plan was refused.
-        Otherwise each resource's requests go out in order, audited and verified as `run`
-        sends them. Resources drifted now but not in the plan are not looked at.
+        it was), its policy letting `--apply` send it, each rail open, each secret resolvable and
+        each live reference naming a value of that fresh read. One that fails refuses the whole
+        plan, like a stale Terraform plan: it is `stale` (or `blocked`, `failed`) with the
+        reason, the others say the plan was refused. Otherwise each resource's requests go out
+        in order, audited and verified as `run` sends them. Resources drifted now but not in the
+        plan are not looked at.
         """
         declared = {resource.key: resource for resource in tree.resources}
         checked: list[_Ready | Correction] = []
@@ -466,7 +479,7 @@ class Reconciler:
     async def _ready(
         self, resource: DesiredResource | None, saved: SavedCorrection, revision: str
     ) -> _Ready | Correction:
-        """A saved correction with its secrets resolved, or why it must not be sent now."""
+        """A saved correction with its references resolved, or why it must not be sent now."""
         status = saved.status
 
         def stale(why: str) -> Correction:
@@ -505,9 +518,21 @@ class Reconciler:
             if spec.is_running(before.value) is not saved.running:
                 now = "stopped" if saved.running else "running"
                 return stale(f"live changed since the plan: it is {now} now")
+        # With the planned digest, live holds what was planned over: a live reference to nothing
+        # means the plan was edited, or made over another read.
+        planned_over = None if before is None else before.value
+        missing = [pointer for w in saved.writes for pointer in unresolved(w.body, planned_over)]
+        if missing:
+            return stale(f"live holds nothing at {missing[0]}, where a request refers to it")
         try:
             writes = [
-                Write(w.action, resolved(w.body, self._resolve), w.shown, w.covers, w.body)
+                Write(
+                    w.action,
+                    resolved(w.body, self._resolve, planned_over),
+                    w.shown,
+                    w.covers,
+                    w.body,
+                )
                 for w in saved.writes
             ]
         except SecretError as error:
@@ -836,6 +861,18 @@ def _parts(document: JSONObject, pointers: tuple[str, ...]) -> JSONObject:
             else:
                 target = cast(JSONObject, target.setdefault(segment, {}))
     return picked
+
+
+def _hidden(shown: JSONValue) -> JSONValue:
+    """A body as shown, with every value under a secret-looking key hidden, JSON text included.
+
+    The kinds hide them already; a plan file is passed on, so it does not rely on that.
+    """
+    document = decode(shown, what="a planned request as shown")
+    hidden = redact(document.value)
+    if canonical_bytes(hidden) == canonical_bytes(document.value):
+        return shown
+    return encode(hidden, document.encoded)
 
 
 def _shown_live(document: DecodedDocument, secret_paths: tuple[Path, ...]) -> JSONValue:
