@@ -2,7 +2,7 @@
 
 A desired file may declare any field as `{secretRef: NAME/KEY}`. After a write, live holds the
 resolved value there in clear, under a key that does not look secret; every output (audit log,
-logs, report, plan, status API and page, metrics) must still hide it, by its path.
+logs, report, plan, plan file, status API and page, metrics) must still hide it, by its path.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fdi_drift.drift.model import CycleReport, ReconcileMode, ReconcileResult, S
 from fdi_drift.drift.report import render_text, report_to_json
 from fdi_drift.emulator.app import Emulator
 from fdi_drift.plan import plan_to_json, render_plan
+from fdi_drift.plan_file import plan_of, write_plan
 from fdi_drift.reconciler import Correction
 from fdi_drift.server import create_app
 from fdi_drift.service import Runtime
@@ -67,7 +68,7 @@ class Outputs:
         return report
 
     async def cycle(self, mode: ReconcileMode | None = None) -> list[Correction]:
-        """A cycle; the report and the plan are collected as text and JSON."""
+        """A cycle; the report and the plan are collected as text and JSON, and as a plan file."""
         outcome = await self._runtime.cycle(mode=mode)
         assert outcome is not None
         report, corrections = outcome
@@ -75,6 +76,9 @@ class Outputs:
         for applying in (False, True):
             self._texts.append(render_plan(corrections, applying=applying, full=True))
         self._texts.append(json.dumps(plan_to_json(corrections)))
+        plan_file = self._runtime.audit.path.with_name("plan.json")
+        write_plan(plan_file, plan_of(corrections, version="test", targets=(), now=0.0))
+        self._texts.append(plan_file.read_bytes().decode("latin-1"))
         await self._served()
         return corrections
 
@@ -176,7 +180,7 @@ async def test_a_written_secret_shows_in_no_output_when_other_drift_is_fixed(
     (status,) = [s for s in report.statuses if s.live_id == API_TASK]
     assert [c.pointer for c in status.changes] == ["/task/description"]
     (planned,) = await outputs.cycle(ReconcileMode.DRY_RUN)
-    assert planned.result is ReconcileResult.PLANNED
+    assert planned.result is ReconcileResult.PLANNED and planned.saved is not None
     (applied,) = await outputs.cycle()
     assert applied.result is ReconcileResult.APPLIED
     # The second intent read live holding the secrets: the case that leaked before.
@@ -252,6 +256,8 @@ async def test_an_undeclared_live_value_under_a_secret_looking_key_shows_in_no_o
         document["task"]["description"] = "hand edit"
 
     await put_task(api, API_TASK, hand_edit)
+    (planned,) = await outputs.cycle(ReconcileMode.DRY_RUN)
+    assert planned.saved is not None  # the plan file holds the request, the token by reference
     (applied,) = await outputs.cycle()
     assert applied.result is ReconcileResult.APPLIED
     assert token not in outputs.everything()
