@@ -13,7 +13,16 @@ from fdi_drift.drift.model import JSONValue, Path
 REDACTED = "<redacted>"
 
 # Matched inside keys once "_", "-" and case are gone, so db_password and privateKey count.
-_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "privatekey", "accesskey")
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "privatekey",
+    "accesskey",
+    "apikey",  # apiKey, api_key, X-API-Key
+)
 # Too short to match inside other words ("task", "mask"), so only as a whole word of the key.
 _SECRET_TOKENS = frozenset({"sk", "ak"})
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
