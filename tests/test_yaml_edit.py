@@ -178,6 +178,14 @@ def test_a_replaced_flow_list_stays_a_flow_list() -> None:
     ]
 
 
+def test_an_empty_flow_list_given_items_opens_as_a_block_list() -> None:
+    """`[]` replaced by items becomes a block list below its key, laid out as the file's lists;
+    with a comment after it, it stays on its line, as a flow list."""
+    text = "a:\n  b: []\n  c: []  # none yet\nl:\n- x\n"
+    after = edit_text(text, [Edit("/a/b", [{"k": "v"}, "w"]), Edit("/a/c", ["y"])])
+    assert after == "a:\n  b:\n  - k: v\n  - w\n  c: [y]  # none yet\nl:\n- x\n"
+
+
 @pytest.mark.parametrize(
     ("pointer", "gone", "left"),
     [

@@ -222,11 +222,34 @@ class _Editor:
                 column = _column(key) + self.layout.mapping_indent  # was an indentless list
                 return _Splice(start, end, " " * column + written)
             return _Splice(_start(node), end, written)
+        # A flow collection that holds something stays flow; `[]` or a scalar opens a block.
+        opens = isinstance(node, ScalarNode) or not node.value
+        if container and opens and not place.flow and not _is_empty(node):
+            opened = self._opened_block(place, value, end)
+            if opened is not None:
+                return opened
         written = self._inline(value, place)
         if _is_empty(node):
             indicator = self._indicator(place)
             return _Splice(indicator + 1, indicator + 1, " " + written)
         return _Splice(_start(node), end, written)
+
+    def _opened_block(self, place: _Place, value: JSONValue, end: int) -> _Splice | None:
+        """A scalar or `[]` in block context replaced by a block collection, on the lines
+        below its key; None where a comment follows it on its line."""
+        if self.text[end : self._line_end_of(end)].strip():
+            return None
+        node, key = place.node, place.key
+        if key is None:  # a list item: the collection starts after its dash
+            return _Splice(_start(node), end, _block(value, _column(node), self.layout))
+        colon = self._colon(place)
+        if colon is None or not _is_block(place.parent):
+            return None
+        layout = self.layout
+        step = layout.mapping_indent if isinstance(value, dict) else layout.sequence_offset
+        column = _column(key) + step
+        written = layout.newline + " " * column + _block(value, column, layout)
+        return _Splice(colon + 1, end, written)
 
     def _block_replacement(self, place: _Place, value: JSONValue, end: int) -> _Splice:
         """A block collection replaced by a block collection, at a column that fits."""
@@ -382,6 +405,12 @@ class _Editor:
 
     def _line_start(self, index: int) -> int:
         return self._line_starts[self._line(index)]
+
+    def _line_end_of(self, index: int) -> int:
+        """After the line break ending the line of `index`, whatever is left on it."""
+        found = re.compile(r"[^\r\n]*(?:\r?\n|\Z)").match(self.text, index)
+        assert found is not None  # it matches the empty string at worst
+        return found.end()
 
     def _line_end(self, index: int) -> int | None:
         """After the line break ending the line of `index`, if only a comment is left on it."""
