@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from fdi_drift import logs
 from fdi_drift.commands import (
+    adopt,
     check,
     common,
     completion,
@@ -35,6 +36,8 @@ from fdi_drift.errors import DesiredStateError, FdiDriftError
 from fdi_drift.service import package_version
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = common.EXIT_OK, common.EXIT_ERROR, common.EXIT_CHANGES
+# In the order --help lists them (completion adds itself last: it needs the whole parser).
+_COMMANDS = (check, reconcile, adopt, export, history, validate, daemon, demo, emulator, version)
 _EXIT_STATUSES = """\
 exit status:
     0  nothing to do: in sync, valid, listed, applied
@@ -74,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=common.Parser
     )
-    for module in (check, reconcile, export, history, validate, daemon, demo, emulator, version):
+    for module in _COMMANDS:
         module.add(commands)
     completion.add(commands, build_parser)
     return parser
