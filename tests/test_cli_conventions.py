@@ -250,3 +250,15 @@ def test_the_python_running_the_tests_is_a_declared_one() -> None:
     running = f"Programming Language :: Python :: {sys.version_info[0]}.{sys.version_info[1]}"
     assert running in declared
     assert (ROOT / "LICENSE").read_text().startswith("Apache License")
+
+
+def test_reconcile_json_times_are_rfc_3339(config: Path, emulator_url: str) -> None:
+    assert export(config).returncode == 0
+    put(emulator_url, API_TASK, "edited by hand")
+    planned = cli("reconcile", "-c", str(config), "--output", "json")
+    assert planned.returncode == 2, planned.stderr
+    body = json.loads(planned.stdout)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    assert re.fullmatch(stamp, body["started_at"]) and re.fullmatch(stamp, body["finished_at"])
+    (drifted,) = [r for r in body["resources"] if r["status"] == "drifted"]
+    assert re.fullmatch(stamp, drifted["drift_since"])

@@ -7,16 +7,14 @@ import asyncio
 import json
 import sys
 from dataclasses import replace
-from typing import Any
 
 from fdi_drift.commands import common
 from fdi_drift.commands.terminal import Painter, Progress, colour_wanted
 from fdi_drift.drift.junit import report_to_junit
 from fdi_drift.drift.model import CycleReport, UnknownReason
-from fdi_drift.drift.report import exit_code, render_text, report_to_json
+from fdi_drift.drift.report import exit_code, render_text
 from fdi_drift.selectors import Selector
 from fdi_drift.service import Runtime
-from fdi_drift.times import rfc3339
 
 # Failures a wrong or missing credential would cause: worth saying which ones were in use.
 _CREDENTIAL_CAUSES = frozenset({UnknownReason.LIST_FAILED, UnknownReason.READ_FAILED})
@@ -106,11 +104,7 @@ def _selected(report: CycleReport, selectors: list[Selector]) -> CycleReport:
 
 def _json(runtime: Runtime, report: CycleReport) -> dict[str, object]:
     """The report as JSON, times in RFC 3339, with the targets and their credentials."""
-    body: dict[str, Any] = report_to_json(report)
-    body["started_at"] = rfc3339(report.started_at)
-    body["finished_at"] = rfc3339(report.finished_at)
-    for resource, status in zip(body["resources"], report.statuses, strict=True):
-        resource["drift_since"] = rfc3339(status.drift_since)
+    body = common.report_json(report)
     fleet = runtime.fleet
     targets = [
         {

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from fdi_drift import logs
+from fdi_drift.drift.model import CycleReport
+from fdi_drift.drift.report import report_to_json
 from fdi_drift.selectors import Selector
 from fdi_drift.settings import Settings, load_settings
-from fdi_drift.times import parse_duration
+from fdi_drift.times import parse_duration, rfc3339
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 # A process whose reader went away (`| head`) ends quietly with the status a shell gives a
@@ -138,3 +140,13 @@ def empty_tree_error(where: object) -> int:
 def out(text: str, stream: TextIO | None = None) -> None:
     """Print `text` as it is (it ends with its own newline)."""
     print(text, end="", file=stream or sys.stdout)
+
+
+def report_json(report: CycleReport) -> dict[str, Any]:
+    """A report as the commands' JSON shows it: its times in RFC 3339."""
+    body: dict[str, Any] = report_to_json(report)
+    body["started_at"] = rfc3339(report.started_at)
+    body["finished_at"] = rfc3339(report.finished_at)
+    for resource, status in zip(body["resources"], report.statuses, strict=True):
+        resource["drift_since"] = rfc3339(status.drift_since)
+    return body

@@ -20,7 +20,6 @@ from typing import Any
 
 from fdi_drift.commands import common
 from fdi_drift.drift.model import CycleReport, Placement, ReconcileMode, ResourceStatus, Status
-from fdi_drift.drift.report import report_to_json
 from fdi_drift.plan import (
     plan_exit_code,
     plan_to_json,
@@ -241,7 +240,7 @@ def _show(
 ) -> None:
     if args.output == "json":
         body = {
-            **(report_to_json(report) if report is not None else {}),
+            **(common.report_json(report) if report is not None else {}),
             "corrections": plan_to_json(corrections),
             **(extra or {}),
         }
