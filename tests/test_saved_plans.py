@@ -38,6 +38,7 @@ from fdi_drift.kinds import catalog
 from fdi_drift.kinds.contract import Scope
 from fdi_drift.kinds.drs_job import DrsJobSpec
 from fdi_drift.kinds.fdi_task import KIND as FDI_TASK
+from fdi_drift.kinds.fdi_task import WRITABLE_TASK_FIELDS
 from fdi_drift.metrics import DaemonMetrics
 from fdi_drift.plan_file import SavedPlan, check_plan, plan_of, read_plan, write_plan
 from fdi_drift.reconciler import Correction
@@ -295,6 +296,21 @@ spec:
 """
 
 
+SECRETS_ENVIRON = {
+    "FDI_DRIFT_TOKEN": TOKEN,
+    "FDI_DRIFT_SECRET_DB_CONN": SECRET,
+    "FDI_DRIFT_SECRET_API_KEY": NESTED_SECRET,
+}
+
+
+async def with_secrets(make_runtime: RuntimeFactory, desired_dir: Path, tmp_path: Path) -> Runtime:
+    """A runtime over DESIRED, whose two secrets come from the environment."""
+    runtime = make_runtime(audit_log=tmp_path / "audit.jsonl", environ=SECRETS_ENVIRON)
+    (desired_dir / "api-task.yaml").write_text(DESIRED, encoding="utf-8")
+    assert await runtime.reload() is not None
+    return runtime
+
+
 async def test_a_plan_file_holds_secret_references_never_their_values(
     make_runtime: RuntimeFactory,
     desired_dir: Path,
@@ -302,14 +318,7 @@ async def test_a_plan_file_holds_secret_references_never_their_values(
     tmp_path: Path,
 ) -> None:
     """The file holds {secretRef} where secrets go, inside JSON text too; applying resolves them."""
-    environ = {
-        "FDI_DRIFT_TOKEN": TOKEN,
-        "FDI_DRIFT_SECRET_DB_CONN": SECRET,
-        "FDI_DRIFT_SECRET_API_KEY": NESTED_SECRET,
-    }
-    runtime = make_runtime(audit_log=tmp_path / "audit.jsonl", environ=environ)
-    (desired_dir / "api-task.yaml").write_text(DESIRED, encoding="utf-8")
-    assert await runtime.reload() is not None
+    runtime = await with_secrets(make_runtime, desired_dir, tmp_path)
     plan, _ = await saved(runtime, tmp_path / "plan.json")
     data = (tmp_path / "plan.json").read_bytes()
     for value in (SECRET, NESTED_SECRET, json.dumps(NESTED_SECRET)[1:-1]):
@@ -329,7 +338,7 @@ async def test_a_plan_file_holds_secret_references_never_their_values(
     assert detail["connectString"] == SECRET
     assert json.loads(detail["bodyRaw"])["apiKey"] == NESTED_SECRET
     ((_, received),) = sent(emulator)
-    assert received == resolved(write.body, environ_resolver(environ))
+    assert received == resolved(write.body, environ_resolver(SECRETS_ENVIRON))
     assert SECRET not in runtime.audit.path.read_text()
 
 
@@ -342,14 +351,7 @@ async def test_a_secret_whose_live_text_is_escaped_otherwise_is_left_out_of_the_
 ) -> None:
     """Live spells the secret `\\u0043`: resolving the reference again would write `C`, so the
     request could not be sent exactly as planned: the correction is planned, not saved."""
-    environ = {
-        "FDI_DRIFT_TOKEN": TOKEN,
-        "FDI_DRIFT_SECRET_DB_CONN": SECRET,
-        "FDI_DRIFT_SECRET_API_KEY": NESTED_SECRET,
-    }
-    runtime = make_runtime(audit_log=tmp_path / "audit.jsonl", environ=environ)
-    (desired_dir / "api-task.yaml").write_text(DESIRED, encoding="utf-8")
-    assert await runtime.reload() is not None
+    runtime = await with_secrets(make_runtime, desired_dir, tmp_path)
     plan, _ = await saved(runtime, tmp_path / "plan.json")
     assert {c.result for c in (await apply(runtime, plan)).values()} == {ReconcileResult.APPLIED}
     answer = (await api.get(f"/tasks/{API_TASK}")).json()
@@ -495,7 +497,7 @@ async def test_a_live_secret_is_saved_as_a_live_reference_and_sent_exactly(
 
     # The same correction, over the same live state, by a runtime that plans and sends it.
     restored = {
-        "task": {k: before["task"][k] for k in UPDATE_FIELDS if k in before["task"]},
+        "task": {k: before["task"][k] for k in WRITABLE_TASK_FIELDS if k in before["task"]},
         "task_detail": before["task_detail"],
     }
     restored["task"]["task_type"] = restored["task"]["task_type"].upper()
@@ -508,16 +510,6 @@ async def test_a_live_secret_is_saved_as_a_live_reference_and_sent_exactly(
     assert [c.result for c in outcome[1]] == [ReconcileResult.APPLIED]
     assert put_bytes(emulator) == from_plan
     await direct.aclose()
-
-
-UPDATE_FIELDS = (
-    "task_name",
-    "task_type",
-    "source_datasource_id",
-    "target_datasource_id",
-    "description",
-    "task_tag",
-)
 
 
 def put_bytes(emulator: Emulator) -> bytes:
