@@ -5,10 +5,14 @@
     │   └── UnservedProjectError    no configured target serves a resource's project
     ├── DesiredStateError           a desired-state tree is invalid (carries every problem)
     ├── DocumentError               a document is not the JSON it should be (names what, where)
+    │   ├── UnfaithfulEditError     (drift/json_text.py) an edit that would touch other literals
+    │   └── YAMLEditError           (yaml_edit.py) a desired file that cannot be edited faithfully
     ├── InvalidIdentifierError      an id failed the allowlist before it could enter a URL path
     ├── SecretError                 a secretRef cannot be resolved (names it, never its value)
     ├── InvalidWriteError           a write the service would refuse; nothing was sent
     ├── AuditError                  the audit log cannot be read or written, so nothing is sent
+    ├── AdoptError                  (adopt.py) nothing adopted: what stood in the way, per problem
+    │   └── GitError                the commit failed: the git command and git's message
     └── CloudError                  a cloud API call failed; carries the request, never secrets
         ├── TransportError          connection failure or timeout, after retries
         │   └── OutcomeUnknownError a write failed after it may have been processed; not retried
@@ -18,6 +22,9 @@
             ├── NotFoundError       404
             ├── ThrottledError      429, after retries
             └── ServerError         5xx, after retries
+
+Beside the tree, history.py's HistoryError never leaves the store: a store that fails is
+reported and pauses history, never a command or a cycle.
 
 Nothing here imports anything else of ours, and no message may carry a credential: callers
 format messages from request method, path and the service's own error code and text.
