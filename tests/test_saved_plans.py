@@ -45,6 +45,7 @@ from fdi_drift.reconciler import Correction
 from fdi_drift.secrets import resolved, with_live_references
 from fdi_drift.service import Runtime
 from tests.conftest import API_TASK, INSTANCE, MYSQL_TASK, PROJECT, TOKEN, put_task, settings_for
+from tests.test_secret_paths import DESIRED, SECRET
 
 RuntimeFactory = Callable[..., Runtime]
 NOW = 1_795_000_000.0
@@ -275,25 +276,8 @@ async def test_a_closed_rail_refuses_the_whole_plan(
 
 # --- secrets ----------------------------------------------------------------------------------
 
-SECRET = "S3CR3T-VALUE-9f2"  # declared at sourceSelectedDatasource.connectString
+# The desired file of the secret tests: its two secrets declared, and the value of the first.
 NESTED_SECRET = 'S3CR3T "NESTED" \\ 7c1'  # inside bodyRaw, JSON text inside task_detail
-DESIRED = f"""\
-apiVersion: fdi-drift/v1
-kind: FdiTask
-metadata:
-  name: fdi_task_v2mysql-tomysql
-  project_id: {PROJECT}
-  instance_id: {INSTANCE}
-  id: {API_TASK}
-spec:
-  task:
-    description: declared description
-  task_detail:
-    sourceSelectedDatasource:
-      connectString: {{secretRef: db/conn}}
-      bodyRaw:
-        apiKey: {{secretRef: api/key}}
-"""
 
 
 SECRETS_ENVIRON = {
