@@ -276,7 +276,7 @@ async def test_a_closed_rail_refuses_the_whole_plan(
 
 # --- secrets ----------------------------------------------------------------------------------
 
-# The desired file of the secret tests: its two secrets declared, and the value of the first.
+# DESIRED and SECRET are the secret-path tests'; this one needs escaping inside JSON text.
 NESTED_SECRET = 'S3CR3T "NESTED" \\ 7c1'  # inside bodyRaw, JSON text inside task_detail
 
 
