@@ -354,3 +354,36 @@ def test_a_document_matches_itself_even_as_json_text(desired: Any) -> None:
     assert match(prepared, copy.deepcopy(desired)).in_sync
     if isinstance(desired, (dict, list)):
         assert match(prepared, json.dumps(desired)).in_sync
+
+
+def test_diffs_from_worker_threads_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11's ast recursion count is shared by threads, and DeepDiff builds ASTs: two
+    diffs at once could fail with a SystemError, leaving a resource unknown for a cycle."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fdi_drift.drift import differ
+
+    running, most = 0, 0
+    guard = threading.Lock()
+    original = differ.DeepDiff
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        with guard:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.005)  # a diff long enough for another thread to start one meanwhile
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with guard:
+                running -= 1
+
+    monkeypatch.setattr(differ, "DeepDiff", counted)
+    pair = Match(False, {"a": [1, {"b": "x"}]}, {"a": [1, {"b": "y"}]}, ())
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: diff(pair), range(32)))
+    assert most == 1
+    assert {r[0].pointer for r in results} == {"/a/1/b"}

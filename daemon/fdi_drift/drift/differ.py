@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from deepdiff import DeepDiff
@@ -105,11 +106,25 @@ def match(desired: PreparedDesired, live: JSONValue) -> Match:
     return Match(in_sync, desired_value, live_value, secrets)
 
 
+# CPython 3.11 keeps the ast module's recursion count per interpreter, not per thread: two
+# threads building ASTs at once can fail with "SystemError: AST constructor recursion depth
+# mismatch" (seen in CI), and DeepDiff parses path parameters with ast.literal_eval. Diffs run
+# in worker threads, so they take turns; under the GIL they never ran at once anyway.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def diff(m: Match) -> tuple[FieldChange, ...]:
-    """Field-level changes between `m.desired` and `m.live`, sorted by pointer.
+    """Field-level changes between `m.desired` and `m.live`, sorted by pointer (one at a time).
 
     CPU-heavy (tens of milliseconds for a large task): run it in a worker thread, and only for
-    a Match that is not in sync. Values that could hold a secret come back as "<redacted>":
+    a Match that is not in sync.
+    """
+    with _ONE_AT_A_TIME:
+        return _diff(m)
+
+
+def _diff(m: Match) -> tuple[FieldChange, ...]:
+    """`diff`'s work. Values that could hold a secret come back as "<redacted>":
     whole under a secret-looking key or at or below a declared secret reference; inside a
     value that contains a secret reference's place, just that place.
     """
