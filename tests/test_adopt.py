@@ -12,7 +12,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from fdi_drift.adopt import AdoptError, GitError, SecretReason, adopt, commit
+from fdi_drift.adopt import AdoptError, GitError, SecretReason, adopt
+from fdi_drift.adopt_commit import commit
 from fdi_drift.cloud.transports import in_process
 from fdi_drift.demo import SAMPLES
 from fdi_drift.drift.model import ChangeOp, Status

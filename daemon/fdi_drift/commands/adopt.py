@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from fdi_drift.adopt import adopt, commit
+from fdi_drift.adopt import adopt
+from fdi_drift.adopt_commit import commit
 from fdi_drift.commands import common
 from fdi_drift.service import Runtime
 
