@@ -134,3 +134,24 @@ async def anonymous(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=emulator)
     async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as http:
         yield http
+
+
+def login_body(
+    *,
+    domain: str = USER.domain,
+    name: str = USER.name,
+    password: str = USER.password,
+    project_id: str = PROJECT,
+) -> dict[str, Any]:
+    """The password-method body of API_NOTES.md."""
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": name, "password": password, "domain": {"name": domain}}
+                },
+            },
+            "scope": {"project": {"id": project_id}},
+        }
+    }

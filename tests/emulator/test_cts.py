@@ -28,6 +28,7 @@ from tests.emulator.conftest import (
     TOKEN,
     USER,
     FakeClock,
+    login_body,
     update_body,
 )
 from tests.emulator.signer import sign
@@ -191,21 +192,7 @@ async def test_an_iam_login_is_attributed_to_its_user(
     """A write with an IAM token names the user who logged in, with the login's ids."""
     login = await anonymous.post(
         "/v3/auth/tokens",
-        json={
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": USER.name,
-                            "password": USER.password,
-                            "domain": {"name": USER.domain},
-                        }
-                    },
-                },
-                "scope": {"project": {"id": PROJECT}},
-            }
-        },
+        json=login_body(),
     )
     headers = {"X-Auth-Token": login.headers["x-subject-token"]}
     await write(anonymous, headers=headers)
@@ -569,21 +556,7 @@ async def test_an_iam_token_lists_only_its_project(
     """An IAM token scoped to one project is refused another's traces with 403 APIG.1005."""
     login = await anonymous.post(
         "/v3/auth/tokens",
-        json={
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": USER.name,
-                            "password": USER.password,
-                            "domain": {"name": USER.domain},
-                        }
-                    },
-                },
-                "scope": {"project": {"id": OTHER_PROJECT}},
-            }
-        },
+        json=login_body(project_id=OTHER_PROJECT),
     )
     headers = {"X-Auth-Token": login.headers["x-subject-token"]}
     answer = await anonymous.get(TRACES, params={"trace_type": "system"}, headers=headers)

@@ -10,31 +10,10 @@ import httpx
 import pytest
 
 from fdi_drift.emulator.app import Emulator, EmulatorConfig
-from tests.emulator.conftest import BASE, ORDERS, PROJECT, START, USER, FakeClock
+from tests.emulator.conftest import BASE, ORDERS, PROJECT, START, USER, FakeClock, login_body
 
 LOGIN = "/v3/auth/tokens"
 TASK = f"{BASE}/tasks/{ORDERS}"
-
-
-def login_body(
-    *,
-    domain: str = USER.domain,
-    name: str = USER.name,
-    password: str = USER.password,
-    project_id: str = PROJECT,
-) -> dict[str, Any]:
-    """The password-method body of API_NOTES.md."""
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": name, "password": password, "domain": {"name": domain}}
-                },
-            },
-            "scope": {"project": {"id": project_id}},
-        }
-    }
 
 
 async def login(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
