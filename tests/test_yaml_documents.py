@@ -172,8 +172,9 @@ def test_the_fast_writer_writes_exported_documents_and_hands_over_the_rest() -> 
 
 def test_the_reading_of_a_dumped_text_is_the_one_that_proved_it() -> None:
     """yaml-rs's text comes with its reading, fast or PyYAML's; PyYAML's text with none."""
-    for document, fast in (({"a": "x"}, True), ({"ip": "100.85.221.77"}, False)):
-        text, reading = dump_and_read(document)
+    for document, fast in (({"a": "x\n"}, True), ({"ip": "100.85.221.77", "b": "\n"}, False)):
+        text, reading = dump_and_read(document)  # a line break: not `yaml_block`'s to write
+        assert (text, reading) == _fast_dump(document)
         assert reading == Reading([document], document if fast else None)
         assert text == dump_document(document) and load_documents(text) == [document]
     wide = {"wide": 2**70}

@@ -424,11 +424,23 @@ def parse_resource_text(
     *,
     reading: Reading | None = None,
 ) -> tuple[DesiredResource | None, list[Problem]]:
-    """Parse and validate one file's text (exposed for `export` to check what it writes).
+    """Parse and validate one file's text.
 
     `reading`, what the text reads as when the caller has read it already, spares a reading.
     """
     return _parse_file(relative, text, catalog.specs() if specs is None else specs, reading)
+
+
+def text_problems(
+    relative: str, text: str, specs: Mapping[Kind, KindSpec], *, reading: Reading | None = None
+) -> list[Problem]:
+    """What `fdi-drift validate` would find in one file's text, for `export` to check what it
+    writes; `reading` as for `parse_resource_text`.
+
+    The same checks, without the compact forms a loaded resource is kept in: each is made of a
+    document found to be JSON already, so making one finds nothing more.
+    """
+    return _parse_file(relative, text, specs, reading, build=False)[1]
 
 
 def _parse_bytes(
@@ -444,16 +456,26 @@ def _parse_bytes(
 
 
 def _parse_file(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec], reading: Reading | None = None
+    relative: str,
+    text: str,
+    specs: Mapping[Kind, KindSpec],
+    reading: Reading | None = None,
+    *,
+    build: bool = True,
 ) -> tuple[DesiredResource | None, list[Problem]]:
     try:
-        return _parse_text(relative, text, specs, reading)
+        return _parse_text(relative, text, specs, reading, build=build)
     except Exception as error:  # whatever a hostile file makes the parser do, it fails alone
         return None, [Problem(relative, None, "", _describe(error))]
 
 
 def _parse_text(
-    relative: str, text: str, specs: Mapping[Kind, KindSpec], reading: Reading | None = None
+    relative: str,
+    text: str,
+    specs: Mapping[Kind, KindSpec],
+    reading: Reading | None = None,
+    *,
+    build: bool = True,
 ) -> tuple[DesiredResource | None, list[Problem]]:
     raw = fast_document(text) if reading is None else reading.fast
     if raw is not None:
@@ -471,7 +493,7 @@ def _parse_text(
         clean = _is_json(raw)
     findings = [] if clean else _json_problems(raw, "")
     if not findings and isinstance(raw, dict):
-        resource, findings = _build(relative, raw, specs, json_text)
+        resource, findings = _build(relative, raw, specs, json_text, build=build)
         if not findings:
             return resource, []
     elif not findings:
@@ -486,9 +508,15 @@ _Finding = tuple[str, str]  # (pointer, message)
 
 
 def _build(
-    relative: str, raw: dict[str, Any], specs: Mapping[Kind, KindSpec], json_text: bytes | None
+    relative: str,
+    raw: dict[str, Any],
+    specs: Mapping[Kind, KindSpec],
+    json_text: bytes | None,
+    *,
+    build: bool = True,
 ) -> tuple[DesiredResource | None, list[_Finding]]:
-    """The resource a JSON-clean document declares, or every problem found in it.
+    """The resource a JSON-clean document declares (None unless `build`), or every problem
+    found in it.
 
     `json_text`, the document's JSON when known, spares walks that could find nothing in it.
     """
@@ -518,6 +546,8 @@ def _build(
     scope = Scope(metadata["project_id"], metadata.get("instance_id", ""))
     document = rules.desired_document(name, cast(JSONObject, spec))
     identity = ResourceKey(kind, scope.project_id, scope.instance_id, name, metadata.get("id", ""))
+    if not build:
+        return None, []
     packed = pack(document)
     resource = DesiredResource(
         key=identity,

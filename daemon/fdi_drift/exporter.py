@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import orjson
 
-from fdi_drift.desired_state import API_VERSION, parse_resource_text
+from fdi_drift.desired_state import API_VERSION, text_problems
 from fdi_drift.drift.document import is_masked
 from fdi_drift.drift.ignore import IgnoreRules, compile_ignore, prune
 from fdi_drift.drift.model import JSONValue, Kind
@@ -400,7 +400,7 @@ def _exported(
     }
     path = _path(out, scope, entry.name)
     text, reading = dump_and_read(resource)
-    _, problems = parse_resource_text(path.name, text, specs, reading=reading)
+    problems = text_problems(path.name, text, specs, reading=reading)
     if problems:
         raise DesiredStateError(
             f"{kind} {entry.name} ({entry.id}) cannot be exported as valid desired state",

@@ -34,6 +34,8 @@ import yaml
 import yaml_rs
 from yaml.constructor import ConstructorError
 
+from fdi_drift.yaml_block import block_text, printable
+
 
 def load_documents(text: str) -> list[Any]:
     """Every document in the text; UnreadableYAMLError (a yaml.YAMLError) when it is not valid."""
@@ -83,28 +85,13 @@ def fast_document(text: str) -> Any:
     # Characters the two parsers may treat differently are not printable: tabs, carriage
     # returns, other C0/C1 controls (NEL and the Unicode line and paragraph separators are line
     # breaks in YAML 1.1 only), byte order marks, surrogates and non-characters.
-    if not _printable(text) or any(found(text) for found in _DISPUTED):
+    if not printable(text) or any(found(text) for found in _DISPUTED):
         return None
     try:
         document = yaml_rs.loads(text, parse_datetime=False)
     except (yaml_rs.YAMLDecodeError, RecursionError, ValueError):
         return None  # PyYAML says what is wrong, and where
     return document  # None for an empty or null document: PyYAML tells which
-
-
-# Printable ASCII and the newline: ASCII text of nothing else is printable but for its newlines.
-_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
-
-
-def _printable(text: str) -> bool:
-    """Whether every character but the newlines is printable (str.isprintable).
-
-    ASCII text, nearly every file, is checked by one bytes.translate: a quarter of the cost of
-    copying the text without its newlines to ask str.isprintable.
-    """
-    if text.isascii():
-        return not text.encode().translate(None, _PRINTABLE_ASCII)
-    return text.replace("\n", "").isprintable()
 
 
 def _pyyaml_documents(text: str) -> list[Any]:
@@ -127,15 +114,19 @@ def _pyyaml_documents(text: str) -> list[Any]:
 def dump_document(document: dict[str, Any]) -> str:
     """YAML as people read it: block style, key order kept, unicode as is.
 
-    yaml-rs writes it (25x faster than PyYAML's representer) when what it wrote reads back as
-    exactly `document` (types, values and key order); otherwise PyYAML does.
+    `yaml_block` writes it when every value is of a form it writes (nearly every exported
+    document); else yaml-rs (25x faster than PyYAML's representer) when what it wrote reads back
+    as exactly `document` (types, values and key order); otherwise PyYAML does.
     """
     return dump_and_read(document)[0]
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What `load_documents` read from a text, and what `fast_document` read (None: PyYAML)."""
+    """What `load_documents` read from a text, and what `fast_document` read (None: PyYAML).
+
+    For a text `yaml_block` wrote, both are the document written: both readers read it so.
+    """
 
     documents: list[Any]
     fast: Any
@@ -146,6 +137,9 @@ def dump_and_read(document: dict[str, Any]) -> tuple[str, Reading | None]:
 
     None when PyYAML wrote the text: nothing read it, so a caller needing it reads the text.
     """
+    block = block_text(document)
+    if block is not None:  # read alike by both readers as `document`, by how it is written
+        return block, Reading([document], document)
     fast = _fast_dump(document)
     if fast is not None:
         return fast
