@@ -190,8 +190,9 @@ class TaskStore:
 
     def entries(self, project_id: str, instance_id: str) -> list[InstanceTask]:
         """Every task of the instance, both kinds, in the task list's order (oldest first)."""
-        both: list[InstanceTask] = [*self.tasks(project_id, instance_id)]
-        both.extend(self.composite_tasks(project_id, instance_id))
+        scope = (project_id, instance_id)
+        both: list[InstanceTask] = [*self._tasks.get(scope, {}).values()]
+        both.extend(self._composites.get(scope, {}).values())
         return sorted(both, key=_age)
 
     def update(
