@@ -124,18 +124,12 @@ def _mapping(mapping: dict[str, Any], indent: str, lead: str, lines: list[str]) 
         kind = type(value)
         if kind is str:
             add(f"{lead}{name}: {texts.get(value) or _string(value)}\n")
-        elif kind is dict:
+        elif kind is dict or kind is list:
             if value:
                 add(f"{lead}{name}:\n")
-                _mapping(value, inner, inner, lines)
+                (_mapping if kind is dict else _sequence)(value, inner, inner, lines)
             else:
-                add(f"{lead}{name}: {{}}\n")
-        elif kind is list:
-            if value:
-                add(f"{lead}{name}:\n")
-                _sequence(value, inner, inner, lines)
-            else:
-                add(f"{lead}{name}: []\n")
+                add(f"{lead}{name}: {'{}' if kind is dict else '[]'}\n")
         else:
             add(f"{lead}{name}: {_scalar(value)}\n")
         lead = indent
