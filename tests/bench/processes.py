@@ -1,8 +1,11 @@
 """The processes a bench measures: their CPU and peak memory read from /proc, and their end.
 
 CPU is user + system time of the process itself (its threads included), from /proc/PID/stat
-while it runs and from wait4's rusage once it has exited; peak memory is VmHWM (the
-high-water mark of its resident set) from /proc/PID/status, or ru_maxrss at exit. Output goes
+while it runs and from wait4's rusage once it has exited (its waited-for children included);
+peak memory is VmHWM (the high-water mark of its resident set) from /proc/PID/status. For a
+process run to its end it is the largest VmHWM among it and its descendants, sampled while it
+waits: not ru_maxrss, which Linux carries across exec, so that a child of the bench would report
+the bench's own resident set whenever that is larger. Output goes
 to a log file beside the run, never to a pipe nobody reads (a full pipe would stall the process
 being measured).
 """
@@ -58,6 +61,7 @@ class Measured:
                 env=None if environ is None else dict(environ),
             )
         self._finished: Finished | None = None
+        self._tree_peak = 0  # the largest VmHWM seen among it and its descendants
 
     @property
     def pid(self) -> int:
@@ -90,6 +94,7 @@ class Measured:
             return self._finished
         end = time.monotonic() + timeout
         while True:
+            self._tree_peak = max(self._tree_peak, tree_peak(self.pid))
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
             if pid:
                 break
@@ -100,7 +105,9 @@ class Measured:
             time.sleep(0.02)
         wall = time.monotonic() - self.started
         self.process.returncode = os.waitstatus_to_exitcode(status)
-        usage = Usage(rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss * 1024)
+        # ru_maxrss only where it ended before a sample: it may be the bench's own (see above).
+        peak = self._tree_peak or rusage.ru_maxrss * 1024
+        usage = Usage(rusage.ru_utime + rusage.ru_stime, peak)
         self._finished = Finished(self.process.returncode, usage, wall)
         return self._finished
 
@@ -116,6 +123,27 @@ class Measured:
         """The end of its log, to show why it failed."""
         text = self.log.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def tree_peak(pid: int) -> int:
+    """The largest VmHWM, in bytes, among `pid` and its descendants (0 for all that is gone)."""
+    peak, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = [  # each thread's: a process forked from any of them
+                child
+                for thread in Path(f"/proc/{current}/task").iterdir()
+                for child in (thread / "children").read_text().split()
+            ]
+        except OSError:  # it has ended meanwhile
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):  # a zombie has none
+                peak = max(peak, int(line.split()[1]) * 1024)
+        pending.extend(int(child) for child in children)
+    return peak
 
 
 @dataclass(slots=True)
