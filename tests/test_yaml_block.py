@@ -16,6 +16,7 @@ import yaml_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fdi_drift import yaml_block
 from fdi_drift.yaml_block import block_text
 from fdi_drift.yaml_documents import (
     Reading,
@@ -193,3 +194,11 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return [value] if isinstance(value, str) else []
+
+
+def test_only_short_strings_are_remembered() -> None:
+    """The texts kept between calls are bounded: long strings are written afresh each time."""
+    short, long = "s" * 64, "l" * 65
+    assert block_text({"short": short, "long": long}) == f"short: {short}\nlong: {long}\n"
+    assert short in yaml_block._texts
+    assert long not in yaml_block._texts

@@ -45,8 +45,10 @@ _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,99})\.[0-9]{1,100}").fullmatch
 _LONGEST_KEY = 1000  # a simple key may span 1,024 characters, quotes included
 _INT_BOUND = 2**63
 
-# Strings' texts by string, shared by every call: documents repeat their keys and many values.
+# Short strings' texts by string, shared by every call: documents repeat their keys and many
+# values. Bounded in entries and in length, so it holds a few megabytes at most.
 _CACHE_LIMIT = 100_000
+_CACHED_LENGTH = 64
 _texts: dict[str, str] = {}
 
 
@@ -81,9 +83,10 @@ def _string(value: str) -> str:
             text = orjson.dumps(value).decode()
         except orjson.JSONEncodeError:  # a lone surrogate
             raise _Unwritable from None
-    if len(_texts) >= _CACHE_LIMIT:
-        _texts.clear()
-    _texts[value] = text
+    if len(value) <= _CACHED_LENGTH:
+        if len(_texts) >= _CACHE_LIMIT:
+            _texts.clear()
+        _texts[value] = text
     return text
 
 
