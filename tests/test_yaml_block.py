@@ -8,7 +8,6 @@ and by yaml-rs (YAML 1.2, the fast reading), and the fast path takes the text.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,9 @@ from fdi_drift.yaml_documents import (
     fast_document,
     load_documents,
 )
-from tests.test_yaml_documents import TRICKY
+from tests.test_yaml_documents import TRICKY, exact
 
 DESIRED_STATE = Path(__file__).parents[1] / "desired_state"
-
-
-def exact(value: object) -> str:
-    """Equality that tells 1, 1.0 and True apart, and key order."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 def assert_reads_back(document: dict[str, object], text: str) -> None:

@@ -48,7 +48,7 @@ _INT_BOUND = 2**63
 # Short strings' texts by string, shared by every call: documents repeat their keys and many
 # values. Bounded in entries and in length, so it holds a few megabytes at most.
 _CACHE_LIMIT = 100_000
-_CACHED_LENGTH = 64
+_CACHED_LENGTH = 64  # quoted, at most 386 characters: a remembered key is never too long
 _texts: dict[str, str] = {}
 
 
@@ -91,9 +91,10 @@ def _string(value: str) -> str:
 
 
 def _key(key: object) -> str:
+    """The text of a key not remembered: a remembered one is short enough to be a simple key."""
     if type(key) is not str:
         raise _Unwritable
-    text = _texts.get(key) or _string(key)
+    text = _string(key)
     if len(text) > _LONGEST_KEY:
         raise _Unwritable
     return text
@@ -121,9 +122,7 @@ def _mapping(mapping: dict[str, Any], indent: str, lead: str, lines: list[str]) 
     add = lines.append
     inner = indent + "  "
     for key, value in mapping.items():
-        name = texts.get(key) if type(key) is str else None
-        if name is None or len(name) > _LONGEST_KEY:
-            name = _key(key)
+        name = texts.get(key) or _key(key)
         kind = type(value)
         if kind is str:
             add(f"{lead}{name}: {texts.get(value) or _string(value)}\n")
